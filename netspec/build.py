@@ -1,0 +1,60 @@
+"""Build stage: checked layers become a torch.nn.Module. The only compiler stage that imports torch."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .infer import LayerInfo
+from .registry import Tensor
+
+
+class Network(nn.Module):
+    """The layers of a spec, run in order, each on the outputs its spec entry names.
+
+    Submodules carry the spec's names (`conv2d_1`, or an entry's `name`), so
+    `print(model)` and `state_dict()` read like the spec.
+    """
+
+    def __init__(self, layers: list[tuple[str, nn.Module, tuple[int, ...]]]):
+        super().__init__()
+        self._order: list[str] = []
+        self._inputs: list[tuple[int, ...]] = []
+        for name, module, inputs in layers:
+            self.add_module(name, module)
+            self._order.append(name)
+            self._inputs.append(inputs)
+        last_use: dict[int, int] = {}
+        for i, inputs in enumerate(self._inputs):
+            for j in inputs:
+                last_use[j] = i
+        # after layer i, the outputs nobody reads any more are dropped, so memory stays low
+        self._free = [[j for j, last in last_use.items() if last == i and j != i - 1 and j >= 0]
+                      for i in range(len(self._inputs))]
+        self._sequential = all(inputs == (i - 1,) for i, inputs in enumerate(self._inputs))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._sequential:
+            for name in self._order:
+                x = self._modules[name](x)
+            return x
+        outs: dict[int, torch.Tensor] = {-1: x}
+        for i, name in enumerate(self._order):
+            outs[i] = self._modules[name](*(outs[j] for j in self._inputs[i]))
+            for j in self._free[i]:
+                del outs[j]
+        return outs[len(self._order) - 1]
+
+
+def build_layer(info: LayerInfo) -> nn.Module:
+    """One torch layer from its checked arguments (lists become tuples, as torch prefers)."""
+    lt = info.node.layer
+    cls = getattr(nn, lt.torch_class or lt.name)
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
+    return cls(**kwargs)
+
+
+def build_network(layers: list[LayerInfo], x: Tensor) -> Network:
+    net = Network([(info.name, build_layer(info), info.node.inputs) for info in layers])
+    if x.dtype == "float64":
+        net = net.double()
+    return net

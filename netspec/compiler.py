@@ -1,0 +1,73 @@
+"""The compiler's pipeline up to shapes: load -> validate -> resolve -> infer. No torch here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .errors import NetspecError, Problem
+from .infer import LayerInfo, infer
+from .loader import Document, load
+from .registry import Tensor
+from .resolve import model_input, resolve
+from .validate import validate
+
+BYTES = {"float32": 4, "float64": 8, "int64": 8, "int32": 4}
+
+
+@dataclass
+class Report:
+    """The outcome of checking one spec: its errors, or its layers and totals."""
+
+    file: str
+    doc: Document | None = None
+    errors: list[Problem] = field(default_factory=list)
+    input: Tensor | None = None
+    layers: list[LayerInfo] = field(default_factory=list)
+    exit_code: int = 0
+
+    @property
+    def valid(self) -> bool:
+        return not self.errors
+
+    @property
+    def output(self) -> Tensor | None:
+        return self.layers[-1].output if self.valid and self.layers else None
+
+    @property
+    def total_params(self) -> int:
+        return sum(info.params for info in self.layers)
+
+    @property
+    def total_macs(self) -> int:
+        return sum(info.macs for info in self.layers)
+
+    @property
+    def param_bytes(self) -> int:
+        return 4 * self.total_params
+
+    @property
+    def activation_bytes(self) -> int:
+        """Memory of every layer's output for one sample, as a forward pass keeps it."""
+        total = 0
+        for info in self.layers:
+            n = 1
+            for d in info.output.shape:
+                n *= d
+            total += n * BYTES.get(info.output.dtype, 4)
+        return total
+
+
+def check(spec: str | dict | Document) -> Report:
+    """Check a spec file (path), plain dict or loaded Document; never raises for a bad spec."""
+    report = Report(spec if isinstance(spec, str) else getattr(spec, "file", "<dict>"))
+    try:
+        doc = spec if isinstance(spec, Document) else load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
+        report.doc = doc
+        problems = validate(doc)
+        if problems:
+            raise NetspecError(problems)
+        report.input = model_input(doc.data)
+        report.layers = infer(resolve(doc.data), report.input)
+    except NetspecError as e:
+        report.errors = [report.doc.place(p) if report.doc else p for p in e.problems]
+        report.exit_code = e.exit_code
+    return report

@@ -1,0 +1,85 @@
+"""Problems found in a spec, as data. Stages collect them; render.py alone prints them."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from difflib import get_close_matches
+from typing import Iterable
+
+Path = tuple  # a spec path: ("model", "layers", 3, "kernel_size")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a spec, located by its spec path (and line/column once known)."""
+
+    message: str
+    path: Path = ()
+    hints: tuple[str, ...] = ()
+    file: str = ""
+    line: int | None = None  # 1-based
+    column: int | None = None  # 1-based
+    at_key: bool = False  # point at the key of `path` rather than its value
+    notes: tuple["Problem", ...] = ()  # further locations, e.g. where a block entry is defined
+
+    def at(self, file: str, line: int | None, column: int | None) -> "Problem":
+        return replace(self, file=file, line=line, column=column)
+
+
+class NetspecError(Exception):
+    """Raised by a stage that cannot go on; carries every problem it found."""
+
+    exit_code = 1
+
+    def __init__(self, problems: Iterable[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__("; ".join(p.message for p in self.problems))
+
+
+class UsageError(NetspecError):
+    """The command could not run at all (no such file, bad option): exit status 2."""
+
+    exit_code = 2
+
+
+def format_path(path: Path) -> str:
+    """("model", "layers", 3, "kernel_size") -> "model.layers[3].kernel_size"."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, ...]:
+    """A 'did you mean X?' hint for a misspelled name, or nothing."""
+    choices = list(choices)
+    by_lower = {c.lower(): c for c in choices}
+    if word.lower() in by_lower and by_lower[word.lower()] != word:
+        return (f"did you mean {by_lower[word.lower()]}?",)
+    close = get_close_matches(word, choices, n=3, cutoff=0.6)
+    if not close:
+        lowered = get_close_matches(word.lower(), list(by_lower), n=3, cutoff=0.6)
+        close = [by_lower[c] for c in lowered]
+    if not close:
+        return ()
+    return (f"did you mean {' or '.join(close)}?",)
+
+
+@dataclass
+class Problems:
+    """A collector that stages append to; raise_if_any() stops the pipeline."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, message: str, path: Path = (), hints: Iterable[str] = (), at_key: bool = False) -> None:
+        self.items.append(Problem(message, tuple(path), tuple(hints), at_key=at_key))
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise NetspecError(self.items)

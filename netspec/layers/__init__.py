@@ -1,0 +1,1 @@
+"""The layer families of the registry, one module each; see netspec/registry.py."""

@@ -1,0 +1,95 @@
+"""Normalization layers: batch, layer, group, instance, RMS and local response norms."""
+from __future__ import annotations
+
+from math import prod
+
+from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, fmt, int_list, integer, number
+from .common import even_split, layout, need_rank, ntuple
+
+_ANY = range(1, 64)
+_STRICT = "a given num_features must equal the input's channels even when torch would only warn"
+
+
+def _batch_rule(d: int):
+    ranks = {1, 2} if d == 1 else {d + 1}
+    shape = "(N, C) or (N, C, L)" if d == 1 else layout(d)
+
+    def rule(a: Args, x: Tensor) -> Out:
+        need_rank(a.layer, x, ranks, shape)
+        c = a.infer("num_features", x.shape[0], x, f"{x.shape[0]} channels")
+        return Out(x.shape, 2 * c if a["affine"] else 0)
+    return rule
+
+
+def _instance_rule(d: int):
+    def rule(a: Args, x: Tensor) -> Out:
+        need_rank(a.layer, x, {d + 1}, layout(d))
+        c = a.infer("num_features", x.shape[0], x, f"{x.shape[0]} channels")
+        return Out(x.shape, 2 * c if a["affine"] else 0)
+    return rule
+
+
+def _trailing_rule(weights_per_element):
+    """LayerNorm and RMSNorm: normalize over the trailing normalized_shape dimensions."""
+    def rule(a: Args, x: Tensor) -> Out:
+        need_rank(a.layer, x, _ANY, "(N, *, normalized_shape)")
+        given = a.get("normalized_shape")
+        if given is None:
+            a["normalized_shape"] = [x.shape[-1]]
+        ns = tuple(ntuple(a["normalized_shape"], 1))
+        if len(ns) > len(x.shape) or x.shape[len(x.shape) - len(ns):] != ns:
+            want = list(x.shape[-len(ns):]) if len(ns) <= len(x.shape) else list(x.shape)
+            raise ShapeError(f"{a.layer} expects normalized_shape={list(ns)} to match the last dimensions of "
+                             f"its input, but its input is {fmt(x.shape)}",
+                             [f"remove normalized_shape to normalize over the last dimension, "
+                              f"or set it to {want}"], arg="normalized_shape")
+        return Out(x.shape, prod(ns) * weights_per_element(a) if a["elementwise_affine"] else 0)
+    return rule
+
+
+def _group(a: Args, x: Tensor) -> Out:
+    need_rank("GroupNorm", x, _ANY, "(N, C, *)")
+    c = a.infer("num_channels", x.shape[0], x, f"{x.shape[0]} channels")
+    even_split("GroupNorm", "num_groups", c, a["num_groups"], "num_channels")
+    return Out(x.shape, 2 * c if a["affine"] else 0)
+
+
+def _lrn(a: Args, x: Tensor) -> Out:
+    need_rank("LocalResponseNorm", x, range(2, 64), "(N, C, *), with at least one dimension after C")
+    return Out(x.shape)
+
+
+def _batch_args():
+    return {"num_features": integer(minimum=1, inferred=True), "eps": number(1e-5, exclusive_minimum=0),
+            "momentum": number(0.1, null=True), "affine": boolean(True), "track_running_stats": boolean(True)}
+
+
+def _instance_args():
+    return _batch_args() | {"affine": boolean(False), "track_running_stats": boolean(False)}
+
+
+LAYERS = [
+    LayerType(f"BatchNorm{d}d", _batch_args(), _batch_rule(d), summary="batch normalization over channels",
+              stricter=_STRICT)
+    for d in (1, 2, 3)
+] + [
+    LayerType(f"InstanceNorm{d}d", _instance_args(), _instance_rule(d), stricter=_STRICT,
+              summary="instance normalization, per sample and channel")
+    for d in (1, 2, 3)
+] + [
+    LayerType("LayerNorm", {"normalized_shape": int_list(inferred=True), "eps": number(1e-5, exclusive_minimum=0),
+                            "elementwise_affine": boolean(True), "bias": boolean(True)},
+              _trailing_rule(lambda a: 2 if a["bias"] else 1), main="normalized_shape",
+              summary="layer normalization over the last dimension(s); by default the last one"),
+    LayerType("RMSNorm", {"normalized_shape": int_list(inferred=True),
+                          "eps": number(None, exclusive_minimum=0, null=True),
+                          "elementwise_affine": boolean(True)},
+              _trailing_rule(lambda a: 1), main="normalized_shape",
+              summary="root-mean-square normalization over the last dimension(s)"),
+    LayerType("GroupNorm", {"num_groups": integer(minimum=1), "num_channels": integer(minimum=1, inferred=True),
+                            "eps": number(1e-5, exclusive_minimum=0), "affine": boolean(True)},
+              _group, main="num_groups", summary="group normalization over channel groups"),
+    LayerType("LocalResponseNorm", {"size": integer(minimum=1), "alpha": number(1e-4), "beta": number(0.75),
+                                    "k": number(1.0)}, _lrn, main="size",
+              summary="local response normalization across channels"),
+]

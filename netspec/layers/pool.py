@@ -1,0 +1,73 @@
+"""Pooling: max, average, adaptive and power-average pools in 1, 2 and 3 dimensions."""
+from __future__ import annotations
+
+from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, choice, integer, ints, number
+from .common import conv_out, layout, need_rank, ntuple, too_small
+
+
+def _window_rule(name: str, d: int, has_padding: bool = True, has_dilation: bool = False):
+    def rule(a: Args, x: Tensor) -> Out:
+        need_rank(name, x, {d + 1}, layout(d))
+        sizes = x.shape[1:]
+        k = ntuple(a["kernel_size"], d)
+        s = ntuple(a["stride"] if a.get("stride") is not None else a["kernel_size"], d)
+        p = ntuple(a["padding"], d) if has_padding else (0,) * d
+        dl = ntuple(a["dilation"], d) if has_dilation else (1,) * d
+        ceil = bool(a.get("ceil_mode"))
+        for i in range(d):
+            if p[i] > k[i] // 2:
+                raise ShapeError(f"{name}: padding ({p[i]}) may be at most half the kernel size "
+                                 f"({k[i]} // 2 = {k[i] // 2})",
+                                 [f"lower padding to {k[i] // 2} or less, or use a larger kernel_size"], arg="padding")
+        out = tuple(conv_out(sizes[i], k[i], s[i], p[i], dl[i], ceil) for i in range(d))
+        for i in range(d):
+            if out[i] < 1:
+                raise too_small(name, d, sizes, k, s, p, dl, ceil, dim=i)
+        return Out((x.shape[0],) + out)
+    return rule
+
+
+def _adaptive_rule(name: str, d: int):
+    def rule(a: Args, x: Tensor) -> Out:
+        need_rank(name, x, {d + 1}, layout(d))
+        target = ntuple(a["output_size"], d)
+        return Out((x.shape[0],) + tuple(x.shape[1 + i] if t is None else t for i, t in enumerate(target)))
+    return rule
+
+
+def _max(d):
+    return {"kernel_size": ints(d), "stride": ints(d, None, null=True), "padding": ints(d, 0, minimum=0),
+            "dilation": ints(d, 1), "return_indices": choice(False, False), "ceil_mode": boolean(False)}
+
+
+def _avg(d):
+    args = {"kernel_size": ints(d), "stride": ints(d, None, null=True), "padding": ints(d, 0, minimum=0),
+            "ceil_mode": boolean(False), "count_include_pad": boolean(True)}
+    if d > 1:
+        args["divisor_override"] = integer(None, minimum=1, null=True)
+    return args
+
+
+def _lp(d):
+    return {"norm_type": number(exclusive_minimum=0), "kernel_size": ints(d), "stride": ints(d, None, null=True),
+            "ceil_mode": boolean(False)}
+
+
+LAYERS = []
+for _d in (1, 2, 3):
+    _shape = layout(_d)
+    LAYERS += [
+        LayerType(f"MaxPool{_d}d", _max(_d), _window_rule(f"MaxPool{_d}d", _d, has_dilation=True),
+                  main="kernel_size", summary=f"{_d}-D max pooling over {_shape}"),
+        LayerType(f"AvgPool{_d}d", _avg(_d), _window_rule(f"AvgPool{_d}d", _d), main="kernel_size",
+                  summary=f"{_d}-D average pooling over {_shape}"),
+        LayerType(f"AdaptiveAvgPool{_d}d", {"output_size": ints(_d, null_items=True)},
+                  _adaptive_rule(f"AdaptiveAvgPool{_d}d", _d), main="output_size",
+                  summary=f"{_d}-D average pooling to a fixed output size (null keeps a size)"),
+        LayerType(f"AdaptiveMaxPool{_d}d", {"output_size": ints(_d, null_items=True),
+                                            "return_indices": choice(False, False)},
+                  _adaptive_rule(f"AdaptiveMaxPool{_d}d", _d), main="output_size",
+                  summary=f"{_d}-D max pooling to a fixed output size (null keeps a size)"),
+        LayerType(f"LPPool{_d}d", _lp(_d), _window_rule(f"LPPool{_d}d", _d, has_padding=False),
+                  summary=f"{_d}-D power-average pooling over {_shape}"),
+    ]

@@ -1,0 +1,172 @@
+"""Layers that move, pad, resample or drop values: Flatten, Unflatten, Identity, Upsample,
+PixelShuffle, PixelUnshuffle, the padding layers and the dropouts."""
+from __future__ import annotations
+
+from math import floor, prod
+
+from ..registry import (Arg, Args, LayerType, Out, ShapeError, Tensor, boolean, choice, fmt, inplace, integer,
+                        ints, number)
+from .common import SPATIAL, need_rank, norm_dim, ntuple
+
+_BATCH_HINT = "dimension 0 is the batch N; use 1 or more"
+
+
+def _flatten(a: Args, x: Tensor) -> Out:
+    start = norm_dim("Flatten", "start_dim", a["start_dim"], x)
+    end = norm_dim("Flatten", "end_dim", a["end_dim"], x)
+    if start == 0 or end == 0:
+        raise ShapeError("Flatten would merge the batch dimension N into the features",
+                         ["use start_dim: 1 (the default)"], arg="start_dim" if start == 0 else "end_dim")
+    if start > end:
+        raise ShapeError(f"Flatten: start_dim ({a['start_dim']}) comes after end_dim ({a['end_dim']}) "
+                         f"for its input {fmt(x.shape)}", ["start_dim must not come after end_dim"],
+                         arg="start_dim")
+    s = x.shape
+    return Out(s[: start - 1] + (prod(s[start - 1: end]),) + s[end:])
+
+
+def _unflatten(a: Args, x: Tensor) -> Out:
+    d = norm_dim("Unflatten", "dim", a["dim"], x)
+    if d == 0:
+        raise ShapeError("Unflatten cannot split the batch dimension N", [_BATCH_HINT], arg="dim")
+    sizes = list(a["unflattened_size"])
+    size = x.shape[d - 1]
+    known = prod(v for v in sizes if v != -1)
+    if sizes.count(-1) > 1 or any(v == 0 or v < -1 for v in sizes):
+        raise ShapeError(f"Unflatten: unflattened_size {sizes} may hold positive sizes and at most one -1",
+                         arg="unflattened_size")
+    if (-1 in sizes and size % known) or (-1 not in sizes and known != size):
+        raise ShapeError(f"Unflatten: dimension {d} has size {size}, which cannot be split into {sizes}",
+                         [f"choose sizes whose product is {size}"], arg="unflattened_size")
+    sizes = [size // known if v == -1 else v for v in sizes]
+    return Out(x.shape[: d - 1] + tuple(sizes) + x.shape[d:])
+
+
+_INTERPOLATING = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}
+
+
+def _upsample(a: Args, x: Tensor) -> Out:
+    need_rank("Upsample", x, {2, 3, 4}, "(N, C, L), (N, C, H, W) or (N, C, D, H, W)")
+    d = len(x.shape) - 1
+    size, scale, mode = a["size"], a["scale_factor"], a["mode"]
+    if (size is None) == (scale is None):
+        raise ShapeError("Upsample needs exactly one of size and scale_factor",
+                         ["give size (the output size) or scale_factor (e.g. 2), not both"], arg="size")
+    if mode in _INTERPOLATING and _INTERPOLATING[mode] != d:
+        raise ShapeError(f"Upsample: mode '{mode}' works on {_INTERPOLATING[mode]}-D inputs, but its input "
+                         f"{fmt(x.shape)} has {d} spatial dimensions",
+                         ["use mode 'nearest', or the mode for this many dimensions (linear, bilinear, trilinear)"],
+                         arg="mode")
+    if a["align_corners"] is not None and mode not in _INTERPOLATING:
+        raise ShapeError(f"Upsample: align_corners can only be set with an interpolating mode, not '{mode}'",
+                         ["remove align_corners"], arg="align_corners")
+    if a["recompute_scale_factor"] and size is not None:
+        raise ShapeError("Upsample: recompute_scale_factor only applies with scale_factor, not size",
+                         ["remove recompute_scale_factor"], arg="recompute_scale_factor")
+    for arg, v in (("size", size), ("scale_factor", scale)):
+        if isinstance(v, list) and len(v) != d:
+            raise ShapeError(f"Upsample: {arg} has {len(v)} values but the input has {d} spatial dimensions",
+                             [f"give one {arg} per spatial dimension, or a single number"], arg=arg)
+    if size is not None:
+        out = ntuple(size, d)
+    else:
+        out = tuple(floor(float(n) * f) for n, f in zip(x.shape[1:], ntuple(scale, d)))
+    if min(out) < 1:
+        raise ShapeError(f"Upsample: the output size {out} would be empty", ["use a larger scale_factor"],
+                         arg="scale_factor")
+    return Out(x.shape[:1] + tuple(out))
+
+
+def _pixel_shuffle(a: Args, x: Tensor) -> Out:
+    need_rank("PixelShuffle", x, range(3, 64), "(N, C, H, W)")
+    r = a["upscale_factor"]
+    c, h, w = x.shape[-3:]
+    if c % (r * r):
+        raise ShapeError(f"PixelShuffle: the channels ({c}) must be divisible by upscale_factor squared ({r * r})",
+                         [f"give the layer before it a multiple of {r * r} channels"], arg="upscale_factor")
+    return Out(x.shape[:-3] + (c // (r * r), h * r, w * r))
+
+
+def _pixel_unshuffle(a: Args, x: Tensor) -> Out:
+    need_rank("PixelUnshuffle", x, range(3, 64), "(N, C, H, W)")
+    r = a["downscale_factor"]
+    c, h, w = x.shape[-3:]
+    if h % r or w % r:
+        raise ShapeError(f"PixelUnshuffle: the height and width ({h}x{w}) must be divisible by "
+                         f"downscale_factor ({r})", ["choose a downscale_factor that divides both"],
+                         arg="downscale_factor")
+    return Out(x.shape[:-3] + (c * r * r, h // r, w // r))
+
+
+def _pad_rule(name: str, d: int, mode: str):
+    ranks = range(d, 64) if mode == "constant" else {d, d + 1}
+
+    def rule(a: Args, x: Tensor) -> Out:
+        need_rank(name, x, ranks, "(N, C, " + ", ".join(SPATIAL[d]) + ")")
+        pad = ntuple(a["padding"], 2 * d)  # (left, right, top, bottom, front, back): last dimension first
+        shape = list(x.shape)
+        for i in range(d):
+            left, right = pad[2 * i], pad[2 * i + 1]
+            size = shape[-1 - i]
+            if (mode == "reflect" and max(left, right) >= size) or (mode == "circular" and max(left, right) > size):
+                limit = "smaller than" if mode == "reflect" else "at most"
+                raise ShapeError(f"{name}: the padding ({max(left, right)}) must be {limit} the input size "
+                                 f"({size}) it pads", ["use less padding, or ZeroPad instead"], arg="padding")
+            shape[-1 - i] = size + left + right
+        return Out(tuple(shape))
+    return rule
+
+
+def _dropout_rule(ranks, expected: str):
+    def rule(a: Args, x: Tensor) -> Out:
+        if ranks is not None:
+            need_rank(a.layer, x, ranks, expected)
+        return Out(x.shape)
+    return rule
+
+
+def _p() -> dict[str, Arg]:
+    return {"p": number(0.5, minimum=0, maximum=1), "inplace": inplace()}
+
+
+_PAD_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
+              "Circular": "circular"}
+
+LAYERS = [
+    LayerType("Flatten", {"start_dim": integer(1), "end_dim": integer(-1)}, _flatten, main="start_dim",
+              accepts_int=True, summary="joins dimensions start_dim..end_dim into one",
+              stricter="start_dim 0 would merge the batch dimension; torch allows it"),
+    LayerType("Unflatten", {"dim": integer(), "unflattened_size": Arg(
+        {"type": "array", "items": {"type": "integer"}, "minItems": 1}, kind="list of ints")}, _unflatten,
+        accepts_int=True, summary="splits dimension dim into unflattened_size"),
+    LayerType("Identity", {}, lambda a, x: Out(x.shape), accepts_int=True, summary="passes its input on"),
+    LayerType("Upsample", {"size": ints(3, None, null=True), "scale_factor": Arg(
+        {"type": ["number", "array", "null"], "exclusiveMinimum": 0,
+         "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1, "maxItems": 3}, None, False,
+        "number or list of numbers"),
+        "mode": choice("nearest", "nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"),
+        "align_corners": boolean(None, null=True), "recompute_scale_factor": boolean(None, null=True)},
+        _upsample, main="scale_factor", summary="resizes the spatial dimensions"),
+    LayerType("PixelShuffle", {"upscale_factor": integer(minimum=1)}, _pixel_shuffle, main="upscale_factor",
+              summary="(C*r*r, H, W) -> (C, H*r, W*r)"),
+    LayerType("PixelUnshuffle", {"downscale_factor": integer(minimum=1)}, _pixel_unshuffle,
+              main="downscale_factor", summary="(C, H*r, W*r) -> (C*r*r, H, W)"),
+    LayerType("Dropout", _p(), _dropout_rule(None, ""), main="p", summary="zeroes random elements while training"),
+    LayerType("Dropout1d", _p(), _dropout_rule({1, 2}, "(N, C) or (N, C, L)"), main="p",
+              summary="zeroes random channels while training"),
+    LayerType("Dropout2d", _p(), _dropout_rule({3}, "(N, C, H, W)"), main="p",
+              summary="zeroes random channels while training"),
+    LayerType("Dropout3d", _p(), _dropout_rule({4}, "(N, C, D, H, W)"), main="p",
+              summary="zeroes random channels while training"),
+    LayerType("AlphaDropout", _p(), _dropout_rule(None, ""), main="p", summary="dropout that keeps SELU's statistics"),
+    LayerType("FeatureAlphaDropout", _p(), _dropout_rule(range(2, 64), "(N, C, *)"), main="p",
+              summary="AlphaDropout of whole channels"),
+]
+for _kind, _mode in _PAD_MODES.items():
+    for _d in (1, 2, 3):
+        _args = {"padding": ints(2 * _d, minimum=0)}
+        if _kind == "Constant":
+            _args["value"] = number()
+        LAYERS.append(LayerType(f"{_kind}Pad{_d}d", _args, _pad_rule(f"{_kind}Pad{_d}d", _d, _mode),
+                                main="padding", accepts_int=_mode == "constant",
+                                summary=f"pads the last {_d} dimension(s) ({_mode})"))

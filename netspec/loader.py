@@ -1,0 +1,285 @@
+"""Load stage: a YAML file in, plain data plus the line and column of every node out.
+
+Built on the YAML event stream rather than a constructor, so that nothing but plain
+scalars, lists and mappings is ever made, nesting is bounded without recursion,
+aliases are expanded under a budget and duplicate keys are caught with both lines.
+"""
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+
+import yaml
+
+from .errors import NetspecError, Path, Problem, UsageError
+
+MAX_BYTES = 1 << 20  # 1 MiB: far more than any hand-written spec
+MAX_DEPTH = 64  # lists and mappings inside each other
+MAX_NODES = 50_000  # values in the document, aliases expanded (a 1,000-layer spec has ~6,000)
+_SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
+# YAML 1.1 reads `1e-3` as a string; people mean a number (YAML 1.2 agrees with them).
+_EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass
+class Document:
+    """The loaded spec: plain data, and where each part of it stands in the file."""
+
+    data: dict
+    file: str = "<spec>"
+    text: str = ""
+    positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # value start, 1-based
+    key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # mapping key start
+
+    def locate(self, path: Path, at_key: bool = False) -> tuple[int | None, int | None]:
+        """Line and column of `path`, or of its nearest ancestor that is in the file."""
+        path = tuple(path)
+        if at_key and path in self.key_positions:
+            return self.key_positions[path]
+        while path:
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return self.positions.get((), (1, 1))
+
+    def place(self, problem: Problem) -> Problem:
+        """The problem with this document's file, line and column filled in."""
+        if problem.line is not None:
+            return problem
+        line, col = self.locate(problem.path, problem.at_key)
+        return problem.at(self.file, line, col)
+
+    def source_line(self, line: int) -> str:
+        lines = self.text.splitlines()
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def load(path: str) -> Document:
+    """Read and load a spec file; a missing file is a usage error (exit 2)."""
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_BYTES:
+            raise NetspecError(Problem(
+                f"the file is {size:,} bytes; a spec may be at most {MAX_BYTES:,} bytes (1 MiB)",
+                hints=("is this really a netspec spec? a spec is a short YAML file",)).at(path, None, None))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        raise UsageError(Problem(f"no such file: {path}").at(path, None, None)) from None
+    except IsADirectoryError:
+        raise UsageError(Problem(f"{path} is a folder, not a spec file").at(path, None, None)) from None
+    except OSError as e:
+        raise UsageError(Problem(f"cannot read {path}: {e.strerror}").at(path, None, None)) from None
+    return loads(raw, path)
+
+
+def loads(source: bytes | str, file: str = "<spec>") -> Document:
+    """Load spec text (bytes or str) into a Document, or raise NetspecError."""
+    def fail(message: str, line=None, col=None, hints=()) -> NetspecError:
+        return NetspecError(Problem(message, hints=tuple(hints)).at(file, line, col))
+
+    if isinstance(source, bytes):
+        if len(source) > MAX_BYTES:
+            raise fail(f"the file is over {MAX_BYTES:,} bytes; a spec may be at most 1 MiB")
+        try:
+            text = source.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = source[: e.start].count(b"\n") + 1
+            col = e.start - (source.rfind(b"\n", 0, e.start) + 1) + 1
+            raise fail(f"the file is not UTF-8 text: byte 0x{source[e.start]:02x} cannot be read",
+                       line, col, ["save the file as UTF-8 (plain text) and try again"]) from None
+    else:
+        text = source
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
+        raise fail("the file is over 1 MiB; a spec may be at most 1 MiB")
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        raise fail("the file contains a NUL byte; a spec is plain text", line, 1)
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise fail("the file is empty", 1, 1,
+                   ["a spec starts with `netspec: 1` and has a `model:` section; see specs/cifar.yaml"])
+    doc = Document({}, file, text)
+    try:
+        data = _Builder(doc).run(yaml.parse(text, Loader=_Parser))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        what = e.problem or e.context or "unreadable YAML"
+        raise fail(f"this is not valid YAML: {what}",
+                   mark.line + 1 if mark else None, mark.column + 1 if mark else None,
+                   ["check the indentation, and that every '[' or '{' is closed and every quote ends"]) from None
+    except yaml.YAMLError as e:
+        raise fail(f"this is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else "a single value"
+        raise fail(f"the top level of a spec must be a mapping (`key: value` lines), but this file holds {kind}",
+                   1, 1, ["a spec starts with `netspec: 1` and has a `model:` section; see specs/cifar.yaml"])
+    doc.data = data
+    return doc
+
+
+class _Frame:
+    __slots__ = ("value", "path", "anchor", "key", "key_mark", "seen")
+
+    def __init__(self, value, path, anchor):
+        self.value, self.path, self.anchor = value, path, anchor
+        self.key = _NO_KEY
+        self.key_mark = None
+        self.seen: dict[str, int] = {}
+
+
+_NO_KEY = object()
+
+
+class _Builder:
+    """Turns YAML events into plain data, iteratively, recording positions."""
+
+    def __init__(self, doc: Document):
+        self.doc = doc
+        self.anchors: dict[str, tuple[object, Path]] = {}
+        self.nodes = 0
+        self.resolver = yaml.resolver.Resolver()
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def error(self, message: str, mark, hints=()) -> NetspecError:
+        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (None, None)
+        return NetspecError(Problem(message, hints=tuple(hints)).at(self.doc.file, line, col))
+
+    def run(self, events):
+        stack: list[_Frame] = []
+        root = _NO_KEY
+        documents = 0
+        for ev in events:
+            if isinstance(ev, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise self.error("the file holds more than one YAML document (a second `---`)",
+                                     ev.start_mark, ["keep one spec per file"])
+                continue
+            if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
+                continue
+            if isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+                frame = stack.pop()
+                if frame.anchor:
+                    self.anchors[frame.anchor] = (frame.value, frame.path)
+                if not stack:
+                    root = frame.value
+                continue
+            parent = stack[-1] if stack else None
+            if parent is not None and isinstance(parent.value, dict) and parent.key is _NO_KEY:
+                self.take_key(parent, ev)
+                continue
+            path = self.child_path(parent)
+            mark = (ev.start_mark.line + 1, ev.start_mark.column + 1)
+            self.count(ev.start_mark)
+            if isinstance(ev, yaml.AliasEvent):
+                value = self.expand_alias(ev, path)
+            elif isinstance(ev, yaml.ScalarEvent):
+                self.check_tag(ev)
+                value = self.scalar(ev)
+                if ev.anchor:
+                    self.anchors[ev.anchor] = (value, path)
+            else:  # collection start
+                self.check_tag(ev)
+                if len(stack) >= MAX_DEPTH:
+                    raise self.error(f"the spec is nested more than {MAX_DEPTH} levels deep", ev.start_mark,
+                                     ["a spec needs only a few levels; check for runaway brackets"])
+                value = {} if isinstance(ev, yaml.MappingStartEvent) else []
+            self.doc.positions[path] = mark
+            if parent is None:
+                root = value
+            else:
+                self.attach(parent, value)
+            if isinstance(ev, yaml.CollectionStartEvent):
+                stack.append(_Frame(value, path, ev.anchor))
+        return None if root is _NO_KEY else root
+
+    def take_key(self, frame: _Frame, ev) -> None:
+        if not isinstance(ev, yaml.ScalarEvent):
+            raise self.error("a mapping key must be a plain name, not a list, mapping or alias", ev.start_mark)
+        self.check_tag(ev)
+        key = ev.value
+        if key == "<<" and ev.implicit[0]:
+            raise self.error("YAML merge keys (`<<`) are not supported in a spec", ev.start_mark,
+                             ["write the keys out, or use an anchor (&name) and alias (*name) for a whole value"])
+        line = ev.start_mark.line + 1
+        if key in frame.seen:
+            raise self.error(f"duplicate key `{key}`: it is set on line {frame.seen[key]} and again on line {line}",
+                             ev.start_mark, ["remove one of the two; YAML would silently keep only the last"])
+        frame.seen[key] = line
+        frame.key = key
+        self.doc.key_positions[frame.path + (key,)] = (line, ev.start_mark.column + 1)
+
+    @staticmethod
+    def child_path(parent: _Frame | None) -> Path:
+        if parent is None:
+            return ()
+        if isinstance(parent.value, dict):
+            return parent.path + (parent.key,)
+        return parent.path + (len(parent.value),)
+
+    @staticmethod
+    def attach(parent: _Frame, value) -> None:
+        if isinstance(parent.value, dict):
+            parent.value[parent.key] = value
+            parent.key = _NO_KEY
+        else:
+            parent.value.append(value)
+
+    def count(self, mark, n: int = 1) -> None:
+        self.nodes += n
+        if self.nodes > MAX_NODES:
+            raise self.error(f"the spec holds more than {MAX_NODES:,} values (aliases expanded)", mark,
+                             ["this looks like an alias bomb or a generated file; a spec is much smaller"])
+
+    def check_tag(self, ev) -> None:
+        tag = ev.tag
+        if tag is None or tag == "!":
+            return
+        if tag not in _SAFE_TAGS:
+            shown = tag.replace("tag:yaml.org,2002:", "!!")
+            raise self.error(f"the YAML tag `{shown}` is not allowed in a spec", ev.start_mark,
+                             ["remove the tag: a spec holds only plain numbers, text, lists and mappings"])
+
+    def scalar(self, ev):
+        plain = bool(ev.implicit[0]) and not ev.tag
+        if ev.tag and ev.tag != "!":
+            tag = ev.tag
+        elif plain:
+            tag = self.resolver.resolve(yaml.ScalarNode, ev.value, (True, False))
+        else:  # quoted: always text
+            return ev.value
+        node = yaml.ScalarNode(tag, ev.value, ev.start_mark, ev.end_mark)
+        make = {"int": self.constructor.construct_yaml_int, "float": self.constructor.construct_yaml_float,
+                "bool": self.constructor.construct_yaml_bool, "null": lambda n: None}.get(tag.rsplit(":", 1)[-1])
+        if make is not None:
+            try:
+                return make(node)
+            except (ValueError, KeyError, yaml.YAMLError):
+                raise self.error(f"`{ev.value}` is not a valid {tag.rsplit(':', 1)[-1]}", ev.start_mark) from None
+        if plain and _EXP_FLOAT.match(ev.value):
+            return float(ev.value)
+        return ev.value  # strings, and timestamps kept as written
+
+    def expand_alias(self, ev, path: Path):
+        if ev.anchor not in self.anchors:
+            raise self.error(f"the alias *{ev.anchor} refers to no anchor &{ev.anchor} above it", ev.start_mark)
+        value, origin = self.anchors[ev.anchor]
+        size = 0
+        stack = [value]
+        while stack:  # count before copying, so a bomb is refused without building it
+            item = stack.pop()
+            size += 1
+            if size + self.nodes > MAX_NODES:
+                self.count(ev.start_mark, size)
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+        self.count(ev.start_mark, size)
+        for sub, mark in list(self.doc.positions.items()):
+            if sub[: len(origin)] == origin and len(sub) > len(origin):
+                self.doc.positions[path + sub[len(origin):]] = mark
+        return copy.deepcopy(value)

@@ -1,0 +1,171 @@
+"""The layer registry: all that netspec knows about each layer type, in one closed table.
+
+An entry holds the layer's arguments (each with its JSON Schema, default and whether it
+is inferred), its main scalar argument, its shape rule and the torch class it builds.
+The rules work on plain shapes and never import torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+REQUIRED = object()  # default of an argument that must be given
+INT_DTYPES = ("int64", "int32")
+
+
+@dataclass(frozen=True)
+class Arg:
+    schema: dict
+    default: Any = REQUIRED
+    inferred: bool = False  # filled in from the incoming shape when left out
+    kind: str = ""  # its type in words, for `netspec layers`
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """What flows between layers: one sample's shape (no batch dimension) and dtype."""
+
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class Out:
+    """A layer's output as a rule computes it."""
+
+    shape: tuple[int, ...]
+    params: int = 0
+    macs: int = 0  # multiply-accumulates per sample
+    dtype: str | None = None  # None: the input's dtype
+
+
+class ShapeError(Exception):
+    """A rule's verdict that its input cannot go through the layer."""
+
+    def __init__(self, message: str, hints: tuple[str, ...] | list[str] = (), arg: str | None = None):
+        super().__init__(message)
+        self.message, self.hints, self.arg = message, tuple(hints), arg
+
+
+class Args(dict):
+    """A layer's arguments, defaults filled in; rules read them and fill in inferred ones."""
+
+    def __init__(self, layer: str, values: dict):
+        super().__init__(values)
+        self.layer = layer
+
+    def infer(self, name: str, value, x: Tensor, what: str = ""):
+        """Fill in `name` from the input, or check the given value against it."""
+        if self.get(name) is None:
+            self[name] = value
+        elif self[name] != value:
+            where = f" ({what})" if what else ""
+            raise ShapeError(f"{self.layer} expects {name}={self[name]} but its input is {fmt(x.shape)}{where}",
+                             [f"remove {name} to infer it, or set it to {value}"], arg=name)
+        return value
+
+
+@dataclass(frozen=True)
+class LayerType:
+    name: str
+    args: dict[str, Arg]
+    rule: Callable[..., Out]
+    main: str | None = None  # the argument a scalar entry (`- Linear: 10`) sets
+    torch_class: str = ""  # the torch.nn class built; default: name
+    summary: str = ""
+    accepts_int: bool = False  # may take integer (token id) input
+    inputs: tuple[int, int] = (1, 1)  # fewest and most inputs
+    stricter: str = ""  # where netspec refuses something torch lets through, and why
+
+    @property
+    def required(self) -> list[str]:
+        return [n for n, a in self.args.items() if a.default is REQUIRED]
+
+    def defaults(self) -> dict:
+        return {n: (None if a.default is REQUIRED else a.default) for n, a in self.args.items()}
+
+
+def fmt(shape: tuple[int, ...]) -> str:
+    """(3, 32, 32) -> "(N, 3, 32, 32)"."""
+    return "(" + ", ".join(["N", *map(str, shape)]) + ")"
+
+
+# Argument kinds, as JSON Schema fragments. ----------------------------------------
+
+def integer(default=REQUIRED, minimum: int | None = None, maximum: int | None = None, inferred=False,
+            null=False) -> Arg:
+    s: dict = {"type": ["integer", "null"] if null or inferred else "integer"}
+    if minimum is not None:
+        s["minimum"] = minimum
+    if maximum is not None:
+        s["maximum"] = maximum
+    return Arg(s, None if inferred else default, inferred, "int" + (", inferred" if inferred else ""))
+
+
+def number(default=REQUIRED, minimum=None, maximum=None, exclusive_minimum=None, null=False) -> Arg:
+    s: dict = {"type": ["number", "null"] if null else "number"}
+    for key, v in (("minimum", minimum), ("maximum", maximum), ("exclusiveMinimum", exclusive_minimum)):
+        if v is not None:
+            s[key] = v
+    return Arg(s, default, False, "number")
+
+
+def boolean(default=REQUIRED, null=False) -> Arg:
+    return Arg({"type": ["boolean", "null"] if null else "boolean"}, default, False, "true/false")
+
+
+def choice(default, *values) -> Arg:
+    return Arg({"enum": list(values)}, default, False, " | ".join(map(str, values)))
+
+
+def ints(n: int, default=REQUIRED, minimum: int | None = 1, null=False, null_items=False, inferred=False) -> Arg:
+    """An int, or a list of n ints (one per spatial dimension)."""
+    item: dict = {"type": ["integer", "null"] if null_items else "integer"}
+    if minimum is not None:
+        item["minimum"] = minimum
+    s: dict = {"type": ["integer", "array"] + (["null"] if null or inferred else []),
+               "items": item, "minItems": n, "maxItems": n}
+    if minimum is not None:
+        s["minimum"] = minimum
+    if n == 1:
+        s["minItems"] = s["maxItems"] = 1
+    return Arg(s, None if inferred else default, inferred, f"int or list of {n} ints")
+
+
+def int_list(default=REQUIRED, minimum: int | None = 1, inferred=False) -> Arg:
+    """An int, or a list of ints of any length (LayerNorm's normalized_shape, Unflatten's sizes)."""
+    item: dict = {"type": "integer"}
+    if minimum is not None:
+        item["minimum"] = minimum
+    s: dict = {"type": ["integer", "array"] + (["null"] if inferred else []), "items": item, "minItems": 1}
+    if minimum is not None:
+        s["minimum"] = minimum
+    return Arg(s, None if inferred else default, inferred, "int or list of ints")
+
+
+def inplace() -> Arg:
+    return boolean(False)
+
+
+# The table. -----------------------------------------------------------------------
+
+_LAYERS: dict[str, LayerType] | None = None
+
+
+def layers() -> dict[str, LayerType]:
+    """Every layer type by name (built once, on first use)."""
+    global _LAYERS
+    if _LAYERS is None:
+        from .layers import activation, conv, linear, norm, pool, reshape
+
+        table: dict[str, LayerType] = {}
+        for module in (linear, conv, pool, norm, activation, reshape):
+            for lt in module.LAYERS:
+                assert lt.name not in table, lt.name
+                table[lt.name] = lt
+        _LAYERS = table
+    return _LAYERS
+
+
+def lookup(name: str) -> LayerType | None:
+    return layers().get(name)

@@ -1,0 +1,125 @@
+"""The one place that turns reports and problems into text or JSON for people and programs."""
+from __future__ import annotations
+
+import json
+
+from .compiler import Report
+from .errors import Problem, format_path
+from .loader import Document
+from .registry import REQUIRED, LayerType, fmt
+
+
+def problem_text(p: Problem, doc: Document | None) -> str:
+    """Compiler style: `file:line:col: error: message`, the source line with a caret, then hints."""
+    where = p.file or (doc.file if doc else "")
+    if p.line is not None:
+        where += f":{p.line}:{p.column}"
+    lines = [f"{where}: error: {p.message}"]
+    src = doc.source_line(p.line) if doc and p.line else ""
+    if src:
+        gutter = str(p.line)
+        lines.append(f"  {gutter} | {src.rstrip()}")
+        lines.append(f"  {' ' * len(gutter)} | {' ' * ((p.column or 1) - 1)}^")
+    lines += [f"  hint: {h}" for h in p.hints]
+    for note in p.notes:
+        lines += ["  " + ln for ln in problem_text(note, doc).splitlines()]
+    return "\n".join(lines)
+
+
+def errors_text(report: Report) -> str:
+    n = len(report.errors)
+    body = "\n".join(problem_text(p, report.doc) for p in report.errors)
+    return f"{body}\n{report.file}: {n} error{'s' if n != 1 else ''}\n"
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""
+
+
+def _count(n: int) -> str:
+    for div, unit in ((10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if n >= div:
+            return f"{n:,} ({n / div:.2f} {unit})"
+    return f"{n:,}"
+
+
+def table_text(report: Report) -> str:
+    """A summary like Keras' and torchinfo's: one row per layer, then the totals."""
+    rows = [("#", "name", "type", "output shape", "params", "MACs"),
+            ("", "input", "", fmt(report.input.shape), "", "")]
+    rows += [(str(i), info.name, info.type, fmt(info.output.shape), f"{info.params:,}", f"{info.macs:,}")
+             for i, info in enumerate(report.layers)]
+    widths = [max(len(r[c]) for r in rows) for c in range(6)]
+    right = {0, 4, 5}
+
+    def line(r):
+        return "  ".join(v.rjust(w) if c in right else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths))).rstrip()
+    rule = "-" * len(line(rows[0]))
+    name = report.doc.data.get("name") if report.doc else None
+    out = [f"{report.file}: valid" + (f" ({name})" if name else ""), rule, line(rows[0]), rule]
+    out += [line(r) for r in rows[1:]] + [rule]
+    out += [f"Output shape:                  {fmt(report.output.shape)}",
+            f"Total params:                  {_count(report.total_params)}",
+            f"Parameter memory:              {_size(report.param_bytes)} (float32)",
+            f"MACs per sample:               {_count(report.total_macs)}",
+            f"Activation memory per sample:  {_size(report.activation_bytes)}"]
+    return "\n".join(out) + "\n"
+
+
+def _shape(shape) -> list:
+    return [None, *shape]
+
+
+def report_json(report: Report) -> dict:
+    return {
+        "file": report.file,
+        "valid": report.valid,
+        "input_shape": _shape(report.input.shape) if report.valid else None,
+        "output_shape": _shape(report.output.shape) if report.valid else None,
+        "total_params": report.total_params if report.valid else None,
+        "param_bytes": report.param_bytes if report.valid else None,
+        "total_macs": report.total_macs if report.valid else None,
+        "activation_bytes": report.activation_bytes if report.valid else None,
+        "layers": [{"index": i, "name": info.name, "type": info.type, "output_shape": _shape(info.output.shape),
+                    "dtype": info.output.dtype, "params": info.params, "macs": info.macs,
+                    "line": report.doc.locate(info.node.path)[0] if report.doc else None, "args": info.args}
+                   for i, info in enumerate(report.layers)] if report.valid else [],
+        "errors": [{"file": p.file, "line": p.line, "column": p.column, "path": format_path(p.path),
+                    "message": p.message, "hints": list(p.hints)} for p in report.errors],
+    }
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def layers_text(table: dict[str, LayerType]) -> str:
+    width = max(map(len, table))
+    return "".join(f"{name.ljust(width)}  {lt.summary}\n" for name, lt in sorted(table.items())) + \
+        "\n`netspec layers NAME` shows one layer's arguments.\n"
+
+
+def layer_text(lt: LayerType) -> str:
+    out = [f"{lt.name}: {lt.summary}", f"  torch class: torch.nn.{lt.torch_class or lt.name}"]
+    if lt.main:
+        out.append(f"  short form:  - {lt.name}: <{lt.main}>")
+    if lt.args:
+        out.append("  arguments:")
+        w = max(map(len, lt.args))
+        for name, arg in lt.args.items():
+            if arg.inferred:
+                state = "inferred from the input when left out"
+            elif arg.default is REQUIRED:
+                state = "required"
+            else:
+                state = f"default {json.dumps(arg.default)}"
+            out.append(f"    {name.ljust(w)}  {arg.kind or 'value'}; {state}")
+    else:
+        out.append("  arguments: none")
+    if lt.stricter:
+        out.append(f"  note: {lt.stricter}")
+    return "\n".join(out) + "\n"

@@ -1,0 +1,161 @@
+"""The JSON Schema (draft 2020-12) of a whole spec, generated from the layer registry.
+
+`netspec schema` prints it and schemas/netspec.schema.json is a checked-in copy; a test
+fails when the two differ.
+"""
+from __future__ import annotations
+
+import json
+
+from .registry import REQUIRED, LayerType, layers
+
+SCHEMA_ID = "https://netspec.dev/schemas/netspec.schema.json"
+NAME = r"^[A-Za-z_][A-Za-z0-9_.]*$"
+META_KEYS = ("name", "from", "repeat")
+DTYPES = ["float32", "float64", "int64", "int32"]
+
+
+def _arg(arg) -> dict:
+    s = dict(arg.schema)
+    if arg.kind:
+        s["description"] = arg.kind
+    if arg.default is not REQUIRED:
+        s["default"] = arg.default
+    return s
+
+
+def layer_schema(lt: LayerType) -> dict:
+    """The value beside a layer name: a mapping of arguments, the main argument, or nothing."""
+    mapping: dict = {"type": "object", "properties": {n: _arg(a) for n, a in lt.args.items()},
+                     "additionalProperties": False}
+    if lt.required:
+        mapping["required"] = lt.required
+    if lt.main:
+        scalar = dict(lt.args[lt.main].schema)
+        types = scalar["type"] if isinstance(scalar.get("type"), list) else [scalar.get("type", "string")]
+        scalar["type"] = types + ["null"] if "null" not in types else types
+        if "enum" in scalar:
+            scalar["enum"] = scalar["enum"] + [None]
+            del scalar["type"]
+    else:
+        scalar = {"type": "null"}
+    return {"description": lt.summary, "if": {"type": "object"}, "then": mapping, "else": scalar}
+
+
+def _name_or_mapping(description: str) -> dict:
+    """`Adam` or `{Adam: {lr: 0.001}}`: a class name alone, or with its arguments."""
+    return {"description": description, "type": ["string", "object"],
+            "if": {"type": "string"}, "then": {"pattern": NAME},
+            "else": {"minProperties": 1, "maxProperties": 1, "propertyNames": {"pattern": NAME},
+                     "additionalProperties": {"type": ["object", "null"]}}}
+
+
+def _layer_entry(table: dict[str, LayerType]) -> dict:
+    return {
+        "description": "a layer: `ReLU`, `MaxPool2d: 2`, or `Conv2d: {out_channels: 6, kernel_size: 5}`",
+        "type": ["string", "object"],
+        "if": {"type": "string"}, "then": {"pattern": NAME},
+        "else": {
+            "properties": {
+                "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
+                         "description": "a name other entries can refer to"},
+                "from": {"type": ["string", "integer", "array"], "maximum": -1,
+                         "items": {"type": ["string", "integer"], "maximum": -1}, "minItems": 1,
+                         "description": "the inputs: names or negative offsets; default: the previous entry"},
+                "repeat": {"type": "integer", "minimum": 1, "description": "stack the entry this many times"},
+            },
+            "propertyNames": {"pattern": NAME},
+            "allOf": [{"if": {"required": [n]}, "then": {"properties": {n: {"$ref": f"#/$defs/{n}"}}}}
+                      for n in table],
+        },
+    }
+
+
+def _sections() -> dict:
+    transforms = {"type": "array", "items": {"$ref": "#/$defs/layer_entry"},
+                  "description": "torchvision transforms, in the same entry forms as layers"}
+    count = {"type": "integer", "minimum": 1}
+    return {
+        "model": {
+            "type": "object", "additionalProperties": False, "required": ["input", "layers"],
+            "properties": {
+                "input": {"description": "one sample's shape, without the batch dimension N",
+                          "type": ["array", "object"],
+                          "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": 8,
+                          "required": ["shape"], "additionalProperties": False,
+                          "properties": {"shape": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                                   "minItems": 1, "maxItems": 8},
+                                         "dtype": {"enum": DTYPES}}},
+                "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer_entry"}},
+            },
+        },
+        "blocks": {
+            "type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+            "additionalProperties": {
+                "type": "object", "additionalProperties": False, "required": ["layers"],
+                "properties": {"params": {"type": "object"},
+                               "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer_entry"}}},
+            },
+        },
+        "data": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "dataset": _name_or_mapping("CIFAR10, CIFAR100, MNIST, FashionMNIST, KMNIST, ImageFolder, npz, "
+                                            "digits or FakeData"),
+                "root": {"type": "string"}, "download": {"type": "boolean"},
+                "transform": transforms, "augment": transforms,
+                "batch_size": count, "test_batch_size": count,
+                "val_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "num_workers": {"type": "integer", "minimum": 0},
+            },
+        },
+        "train": {
+            "type": "object", "additionalProperties": False,
+            "properties": {
+                "epochs": count,
+                "optimizer": _name_or_mapping("any torch.optim optimizer, e.g. {Adam: {lr: 0.001}}"),
+                "loss": _name_or_mapping("any torch.nn loss, e.g. CrossEntropyLoss"),
+                "scheduler": _name_or_mapping("any torch.optim.lr_scheduler class"),
+                "device": {"type": "string", "pattern": r"^(auto|cpu|mps|cuda(:[0-9]+)?)$",
+                           "description": "auto | cpu | cuda | cuda:N | mps"},
+                "seed": {"type": "integer", "minimum": 0},
+                "grad_clip": {"type": "number", "exclusiveMinimum": 0},
+                "early_stop": {"type": "object", "additionalProperties": False,
+                               "properties": {"patience": count, "monitor": {"enum": ["test_loss", "test_accuracy"]}}},
+                "precision": {"enum": ["fp32", "bf16", "fp16"]},
+                "channels_last": {"type": "boolean"},
+                "compile": {"type": "boolean"},
+            },
+        },
+        "output": {
+            "type": "object", "additionalProperties": False,
+            "properties": {"dir": {"type": "string", "minLength": 1}, "tensorboard": {"type": "boolean"}},
+        },
+    }
+
+
+def schema() -> dict:
+    """The whole spec's schema, with one `$defs` entry per layer type."""
+    table = layers()
+    sections = _sections()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "netspec spec",
+        "description": "A neural network as data: see SPEC.md",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["netspec", "model"],
+        "properties": {
+            "netspec": {"const": 1, "description": "the spec-language version"},
+            "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "maxLength": 100,
+                     "description": "the run's name; letters, digits, '.', '_' and '-'"},
+            "description": {"type": "string"},
+            **sections,
+        },
+        "$defs": {"layer_entry": _layer_entry(table), **{n: layer_schema(lt) for n, lt in table.items()}},
+    }
+
+
+def schema_json() -> str:
+    return json.dumps(schema(), indent=2) + "\n"

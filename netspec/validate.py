@@ -1,0 +1,188 @@
+"""Validate stage: the JSON Schema, then what a schema cannot say, as plain-words Problems."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .errors import Path, Problem, did_you_mean, format_path
+from .loader import Document
+from .registry import layers
+from .schema import META_KEYS, schema
+
+_WORDS = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
+          "array": "a list", "object": "a mapping (key: value)", "null": "empty"}
+_SECTIONS = {"model": "model", "data": "data", "train": "train", "output": "output", "blocks": "blocks"}
+
+
+@lru_cache(maxsize=1)
+def _validator():
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(schema())
+
+
+def validate(doc: Document) -> list[Problem]:
+    """Every problem the schema finds, then the layer-entry checks; sorted by place in the file."""
+    problems = []
+    for err in _validator().iter_errors(doc.data):
+        problems.extend(_translate(err))
+    problems.extend(check_layer_lists(doc.data))
+    placed = {}
+    for p in problems:
+        p = doc.place(p)
+        placed.setdefault((p.line, p.column, p.message), p)
+    return sorted(placed.values(), key=lambda p: (p.line or 0, p.column or 0))
+
+
+def describe(value) -> str:
+    """A value in words: 'the text "five"', 'the number 5', 'a list'."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "empty"
+    if isinstance(value, (int, float)):
+        return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, str):
+        return f'the text "{value}"'
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def label(path: Path, value=None) -> str:
+    """How a message names the place: "Conv2d's kernel_size", or "train.epochs"."""
+    table = layers()
+    for i in range(len(path) - 1, 0, -1):
+        if isinstance(path[i], str) and path[i] in table and isinstance(path[i - 1], int):
+            rest = format_path(path[i + 1:])
+            if not rest and table[path[i]].main and not isinstance(value, dict):
+                rest = table[path[i]].main  # the short form `- MaxPool2d: 2` sets the main argument
+            return f"{path[i]}'s {rest}" if rest else f"the value beside {path[i]}"
+    return format_path(path) or "the spec"
+
+
+def _expected(types) -> str:
+    types = [types] if isinstance(types, str) else list(types)
+    return " or ".join(_WORDS.get(t, t) for t in types)
+
+
+def _translate(err) -> list[Problem]:
+    path, value, kw, want = tuple(err.absolute_path), err.instance, err.validator, err.validator_value
+    where = label(path, value)
+    if "propertyNames" in err.relative_schema_path:
+        return [Problem(f"`{value}` is not a valid name here", path + (value,), at_key=True,
+                        hints=("names are letters, digits and _ and start with a letter",))]
+    if kw == "type":
+        return [_type_problem(path, value, want, where)]
+    if kw == "enum":
+        options = ", ".join(str(v) for v in want if v is not None)
+        return [Problem(f"{where} must be one of {options}, but it is {describe(value)}", path,
+                        did_you_mean(str(value), [str(v) for v in want if v is not None]))]
+    if kw == "const":
+        return [Problem(f"{where} must be {want}, but it is {describe(value)}", path)]
+    if kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
+        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "greater than",
+                 "exclusiveMaximum": "less than"}[kw]
+        return [Problem(f"{where} must be {words} {want}, but it is {describe(value)}", path)]
+    if kw in ("minItems", "maxItems"):
+        lo, hi = err.schema.get("minItems"), err.schema.get("maxItems")
+        count = f"exactly {lo}" if lo == hi else (f"at least {lo}" if kw == "minItems" else f"at most {hi}")
+        what = " (one per dimension)" if lo == hi and lo and lo > 1 else ""
+        return [Problem(f"{where} must hold {count} value{'s' if (hi or lo) != 1 else ''}{what}, "
+                        f"but it holds {len(value)}", path)]
+    if kw == "required":
+        return [_missing(path, key) for key in want if key not in value]
+    if kw == "additionalProperties":
+        allowed = list(err.schema.get("properties", {}))
+        return [_unknown_key(path, key, allowed) for key in value if key not in allowed]
+    if kw in ("minProperties", "maxProperties"):
+        return [Problem(f"{where} must name exactly one choice, e.g. {{Adam: {{lr: 0.001}}}}", path)]
+    if kw == "pattern":
+        desc = err.schema.get("description")
+        extra = f": {desc}" if desc else ""
+        return [Problem(f"{where} is not valid ({describe(value)}){extra}", path)]
+    if kw == "minLength":
+        return [Problem(f"{where} must not be empty", path)]
+    return [Problem(f"{where}: {err.message}", path)]
+
+
+def _type_problem(path: Path, value, want, where: str) -> Problem:
+    if len(path) >= 2 and isinstance(path[-2], int) and path[-1] in layers():
+        lt = layers()[path[-1]]
+        main = f" or its {lt.main} ({_expected(lt.args[lt.main].schema.get('type', 'string'))})" if lt.main else ""
+        return Problem(f"the value beside {lt.name} must be a mapping of its arguments{main}, "
+                       f"but it is {describe(value)}", path,
+                       (f"see `netspec layers {lt.name}` for its arguments",))
+    return Problem(f"{where} must be {_expected(want)}, but it is {describe(value)}", path)
+
+
+def _missing(path: Path, key: str) -> Problem:
+    if path and path[-1] in layers():
+        return Problem(f"{path[-1]} needs {key}", path, (f"add `{key}: ...`; see `netspec layers {path[-1]}`",))
+    if not path:
+        hint = "add `netspec: 1` as the first line" if key == "netspec" else f"add a `{key}:` section"
+        return Problem(f"the spec needs `{key}`", path, (hint,))
+    return Problem(f"{format_path(path)} needs `{key}`", path, (f"add `{key}:` under {format_path(path)}",))
+
+
+def _unknown_key(path: Path, key: str, allowed: list[str]) -> Problem:
+    if path and path[-1] in layers():
+        msg = f"{path[-1]} has no argument `{key}`"
+        hints = did_you_mean(key, allowed) + (f"`netspec layers {path[-1]}` lists its arguments",)
+    elif not path:
+        msg, hints = f"unknown top-level key `{key}`", did_you_mean(key, allowed) or (
+            f"the top-level keys are {', '.join(allowed)}",)
+    else:
+        msg = f"{format_path(path)} has no key `{key}`"
+        hints = did_you_mean(key, allowed) or (f"its keys are {', '.join(allowed)}",)
+    return Problem(msg, path + (key,), hints, at_key=True)
+
+
+def layer_lists(data: dict):
+    """(path, list) of every layer list in the spec: model.layers and each block's layers."""
+    model = data.get("model")
+    if isinstance(model, dict) and isinstance(model.get("layers"), list):
+        yield ("model", "layers"), model["layers"]
+    blocks = data.get("blocks")
+    if isinstance(blocks, dict):
+        for name, block in blocks.items():
+            if isinstance(block, dict) and isinstance(block.get("layers"), list):
+                yield ("blocks", name, "layers"), block["layers"]
+
+
+def check_layer_lists(data: dict) -> list[Problem]:
+    """Layer names and the arguments a short entry form leaves out; a schema cannot know the blocks."""
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    known = list(layers()) + list(blocks)
+    problems = []
+    for base, entries in layer_lists(data):
+        for i, entry in enumerate(entries):
+            problems.extend(_check_entry(base + (i,), entry, known))
+    return problems
+
+
+def _check_entry(path: Path, entry, known: list[str]) -> list[Problem]:
+    if isinstance(entry, str):
+        name, value, at = entry, None, path
+    elif isinstance(entry, dict):
+        kinds = [k for k in entry if k not in META_KEYS]
+        if not kinds:
+            return [Problem("this entry has no layer type, only " + ", ".join(entry), path,
+                            ("write the layer's name first, e.g. `- ReLU:` with the meta keys below it",))]
+        if len(kinds) > 1:
+            return [Problem(f"one entry holds {len(kinds)} layers ({', '.join(kinds)}); each layer needs its "
+                            f"own `- ` line", path + (kinds[1],),
+                            ("check the indentation: a line that starts a new layer begins with `- `",), at_key=True)]
+        name, value, at = kinds[0], entry[kinds[0]], path + (kinds[0],)
+    else:
+        return []
+    if name not in known:
+        return [Problem(f"unknown layer type `{name}`", at, did_you_mean(name, known) +
+                        ("`netspec layers` lists every layer type",), at_key=isinstance(entry, dict))]
+    lt = layers().get(name)
+    if lt is None or isinstance(value, dict):
+        return []
+    given = {lt.main} if value is not None and lt.main else set()
+    missing = [r for r in lt.required if r not in given]
+    if not missing:
+        return []
+    example = ", ".join(f"{r}: ..." for r in lt.required)
+    return [Problem(f"{name} needs {' and '.join(missing)}", at,
+                    (f"write it as `- {name}: {{{example}}}`",), at_key=isinstance(entry, dict))]
