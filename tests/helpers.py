@@ -1,0 +1,25 @@
+"""Small helpers for the tests."""
+import io
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def examples(n: int) -> int:
+    """n hypothesis examples in CI, 20x that under `pytest --long`."""
+    return n * 20 if os.environ.get("NETSPEC_TEST_LONG") else n
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    """netspec.cli.main(argv) with captured streams: (exit code, stdout, stderr)."""
+    from netspec.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def spec(layers: list, input_shape=(3, 8, 8), **extra) -> dict:
+    """A minimal spec dict around a list of layer entries."""
+    return {"netspec": 1, "model": {"input": list(input_shape), "layers": layers}, **extra}
