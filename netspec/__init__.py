@@ -20,7 +20,7 @@ __all__ = ["NetspecError", "Problem", "Report", "build", "check", "__version__"]
 
 def build(spec) -> "nn.Module":
     """The torch.nn.Module of a spec (path, dict or Report); raises NetspecError when it is wrong."""
-    from .build import build_network
+    from .builder import build_network
 
     report = spec if isinstance(spec, Report) else check(spec)
     if not report.valid:

@@ -17,6 +17,12 @@ class _Exit(Exception):
 class _Parser(argparse.ArgumentParser):
     """argparse that reports bad usage to us (exit 2) instead of exiting the process."""
 
+    stream: TextIO | None = None  # where --help and --version go
+
+    def _print_message(self, message, file=None):
+        if message:
+            (self.stream or sys.stdout).write(message)
+
     def error(self, message):
         raise _Exit(2, f"{self.format_usage()}{self.prog}: error: {message}\n")
 
@@ -34,6 +40,8 @@ def _parser(out: TextIO) -> _Parser:
     sub.add_parser("schema", help="print the JSON Schema of a spec")
     layers = sub.add_parser("layers", help="list the layer types, or one layer's arguments")
     layers.add_argument("name", nargs="?")
+    for parser in [p, *sub.choices.values()]:
+        parser.stream = out
     return p
 
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from difflib import get_close_matches
+from difflib import SequenceMatcher
 from typing import Iterable
 
 Path = tuple  # a spec path: ("model", "layers", 3, "kernel_size")
@@ -57,18 +57,21 @@ def format_path(path: Path) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, ...]:
-    """A 'did you mean X?' hint for a misspelled name, or nothing."""
+    """A 'did you mean X?' hint for a misspelled name, or nothing: the best match, and any as good."""
     choices = list(choices)
     by_lower = {c.lower(): c for c in choices}
     if word.lower() in by_lower and by_lower[word.lower()] != word:
         return (f"did you mean {by_lower[word.lower()]}?",)
-    close = get_close_matches(word, choices, n=3, cutoff=0.6)
-    if not close:
-        lowered = get_close_matches(word.lower(), list(by_lower), n=3, cutoff=0.6)
-        close = [by_lower[c] for c in lowered]
-    if not close:
+    scored = []
+    for c in choices:
+        m = SequenceMatcher(None, word.lower(), c.lower())
+        if m.real_quick_ratio() >= 0.6 and m.quick_ratio() >= 0.6:
+            scored.append((m.ratio(), c))
+    scored = sorted((s for s in scored if s[0] >= 0.6), reverse=True)
+    if not scored:
         return ()
-    return (f"did you mean {' or '.join(close)}?",)
+    best = [c for r, c in scored if r >= scored[0][0] - 0.05][:3]
+    return (f"did you mean {' or '.join(best)}?",)
 
 
 @dataclass

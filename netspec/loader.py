@@ -107,6 +107,10 @@ def loads(source: bytes | str, file: str = "<spec>") -> Document:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         what = e.problem or e.context or "unreadable YAML"
+        if "nesting depth" in what:  # libyaml's own limit, met while it looks ahead
+            raise fail(f"the spec is nested more than {MAX_DEPTH} levels deep",
+                       mark.line + 1 if mark else None, mark.column + 1 if mark else None,
+                       ["a spec needs only a few levels; check for runaway brackets"]) from None
         raise fail(f"this is not valid YAML: {what}",
                    mark.line + 1 if mark else None, mark.column + 1 if mark else None,
                    ["check the indentation, and that every '[' or '{' is closed and every quote ends"]) from None

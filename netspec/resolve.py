@@ -8,6 +8,18 @@ from .registry import LayerType, Tensor, layers
 from .schema import META_KEYS
 
 
+# Attribute names of torch.nn.Module: a submodule cannot take them (a test keeps this list complete).
+RESERVED_NAMES = frozenset("""
+    T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double
+    dump_patches eval extra_repr float forward get_buffer get_extra_state get_parameter get_submodule half
+    ipu load_state_dict modules mtia named_buffers named_children named_modules named_parameters parameters
+    register_backward_hook register_buffer register_forward_hook register_forward_pre_hook
+    register_full_backward_hook register_full_backward_pre_hook register_load_state_dict_post_hook
+    register_load_state_dict_pre_hook register_module register_parameter register_state_dict_post_hook
+    register_state_dict_pre_hook requires_grad_ set_extra_state set_submodule share_memory state_dict to
+    to_empty train training type xpu zero_grad""".split())
+
+
 @dataclass(frozen=True)
 class Node:
     """One layer of the network, as the spec asks for it."""
@@ -47,6 +59,9 @@ def resolve(data: dict) -> list[Node]:
         repeat = meta.get("repeat", 1)
         for copy in range(repeat):
             if "name" in meta:
+                if meta["name"] in RESERVED_NAMES:
+                    raise NetspecError(Problem(f"`{meta['name']}` cannot be a layer's name: PyTorch uses it",
+                                               path + ("name",), (f"choose another name, e.g. {meta['name']}_1",)))
                 node_name = meta["name"] if repeat == 1 else f"{meta['name']}_{copy + 1}"
                 if node_name in taken:
                     raise NetspecError(Problem(f"the name `{meta['name']}` is used twice", path + ("name",),

@@ -57,8 +57,8 @@ def _layer_entry(table: dict[str, LayerType]) -> dict:
         "if": {"type": "string"}, "then": {"pattern": NAME},
         "else": {
             "properties": {
-                "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$",
-                         "description": "a name other entries can refer to"},
+                "name": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$",
+                         "description": "a name other entries can refer to: letters, digits and _"},
                 "from": {"type": ["string", "integer", "array"], "maximum": -1,
                          "items": {"type": ["string", "integer"], "maximum": -1}, "minItems": 1,
                          "description": "the inputs: names or negative offsets; default: the previous entry"},

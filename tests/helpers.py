@@ -22,4 +22,5 @@ def run_cli(*argv: str) -> tuple[int, str, str]:
 
 def spec(layers: list, input_shape=(3, 8, 8), **extra) -> dict:
     """A minimal spec dict around a list of layer entries."""
-    return {"netspec": 1, "model": {"input": list(input_shape), "layers": layers}, **extra}
+    shape = input_shape if isinstance(input_shape, dict) else list(input_shape)
+    return {"netspec": 1, "model": {"input": shape, "layers": layers}, **extra}
