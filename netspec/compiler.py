@@ -68,6 +68,7 @@ def check(spec: str | dict | Document) -> Report:
         report.input = model_input(doc.data)
         report.layers = infer(resolve(doc.data), report.input)
     except NetspecError as e:
+        report.doc = report.doc or e.doc
         report.errors = [report.doc.place(p) if report.doc else p for p in e.problems]
         report.exit_code = e.exit_code
     return report

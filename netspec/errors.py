@@ -36,6 +36,7 @@ class NetspecError(Exception):
         elif isinstance(problems, Problem):
             problems = [problems]
         self.problems: list[Problem] = list(problems)
+        self.doc = None  # the loaded document, when there is one to quote from
         super().__init__("; ".join(p.message for p in self.problems))
 
 

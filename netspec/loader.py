@@ -77,51 +77,101 @@ def load(path: str) -> Document:
 
 
 def loads(source: bytes | str, file: str = "<spec>") -> Document:
-    """Load spec text (bytes or str) into a Document, or raise NetspecError."""
-    def fail(message: str, line=None, col=None, hints=()) -> NetspecError:
-        return NetspecError(Problem(message, hints=tuple(hints)).at(file, line, col))
+    """Load spec text (bytes or str) into a Document, or raise NetspecError.
 
-    if isinstance(source, bytes):
-        if len(source) > MAX_BYTES:
-            raise fail(f"the file is over {MAX_BYTES:,} bytes; a spec may be at most 1 MiB")
-        try:
-            text = source.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            line = source[: e.start].count(b"\n") + 1
-            col = e.start - (source.rfind(b"\n", 0, e.start) + 1) + 1
-            raise fail(f"the file is not UTF-8 text: byte 0x{source[e.start]:02x} cannot be read",
-                       line, col, ["save the file as UTF-8 (plain text) and try again"]) from None
-    else:
-        text = source
+    The error carries the Document (`error.doc`) so that its source line can be quoted,
+    even when the file could not be read as YAML.
+    """
+    if isinstance(source, bytes) and len(source) > MAX_BYTES:
+        raise _fail(file, f"the file is over {MAX_BYTES:,} bytes; a spec may be at most 1 MiB")
+    text = source.decode("utf-8-sig", "replace") if isinstance(source, bytes) else source
+    doc = Document({}, file, text)
+    try:
+        if isinstance(source, bytes):
+            _check_utf8(source, file)
+        doc.data = _parse(doc)
+    except NetspecError as e:
+        e.doc = doc
+        raise
+    return doc
+
+
+def _fail(file: str, message: str, line=None, col=None, hints=()) -> NetspecError:
+    return NetspecError(Problem(message, hints=tuple(hints)).at(file, line, col))
+
+
+def _check_utf8(source: bytes, file: str) -> None:
+    try:
+        source.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = source[: e.start].count(b"\n") + 1
+        col = e.start - (source.rfind(b"\n", 0, e.start) + 1) + 1
+        raise _fail(file, f"the file is not UTF-8 text: byte 0x{source[e.start]:02x} cannot be read", line, col,
+                    ["save the file as UTF-8 (plain text) and try again"]) from None
+
+
+_START = ["a spec starts with `netspec: 1` and has a `model:` section; see specs/cifar.yaml"]
+
+
+def _parse(doc: Document) -> dict:
+    text, file = doc.text, doc.file
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise fail("the file is over 1 MiB; a spec may be at most 1 MiB")
+        raise _fail(file, "the file is over 1 MiB; a spec may be at most 1 MiB")
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
-        raise fail("the file contains a NUL byte; a spec is plain text", line, 1)
-    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise fail("the file is empty", 1, 1,
-                   ["a spec starts with `netspec: 1` and has a `model:` section; see specs/cifar.yaml"])
-    doc = Document({}, file, text)
+        raise _fail(file, "the file contains a NUL byte; a spec is plain text", line, 1)
+    if not text.strip():
+        raise _fail(file, "the file is empty", 1, 1, _START)
+    if all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise _fail(file, "the file has no content, only comments or blank lines", 1, 1, _START)
     try:
         data = _Builder(doc).run(yaml.parse(text, Loader=_Parser))
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        what = e.problem or e.context or "unreadable YAML"
-        if "nesting depth" in what:  # libyaml's own limit, met while it looks ahead
-            raise fail(f"the spec is nested more than {MAX_DEPTH} levels deep",
-                       mark.line + 1 if mark else None, mark.column + 1 if mark else None,
-                       ["a spec needs only a few levels; check for runaway brackets"]) from None
-        raise fail(f"this is not valid YAML: {what}",
-                   mark.line + 1 if mark else None, mark.column + 1 if mark else None,
-                   ["check the indentation, and that every '[' or '{' is closed and every quote ends"]) from None
+        raise _yaml_error(e, doc) from None
     except yaml.YAMLError as e:
-        raise fail(f"this is not valid YAML: {e}") from None
+        raise _fail(file, f"this is not valid YAML: {e}") from None
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else "a single value"
-        raise fail(f"the top level of a spec must be a mapping (`key: value` lines), but this file holds {kind}",
-                   1, 1, ["a spec starts with `netspec: 1` and has a `model:` section; see specs/cifar.yaml"])
-    doc.data = data
-    return doc
+        line, col = doc.positions.get((), (1, 1))
+        raise _fail(file, f"the top level of a spec must be a mapping (`key: value` lines), but this file "
+                          f"holds {kind}", line, col, _START)
+    return data
+
+
+def _yaml_error(e: yaml.MarkedYAMLError, doc: Document) -> NetspecError:
+    """PyYAML's parser errors, in words a person who does not know YAML's grammar understands."""
+    mark, ctx = e.problem_mark or e.context_mark, e.context_mark
+    what = e.problem or e.context or "unreadable YAML"
+    at = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    bad_char = doc.source_line(at[0])[at[1] - 1: at[1]] if at[0] else ""
+    if "nesting depth" in what:  # libyaml's own limit, met while it looks ahead
+        return _fail(doc.file, f"the spec is nested more than {MAX_DEPTH} levels deep", *at,
+                     ["a spec needs only a few levels; check for runaway brackets"])
+    if bad_char == "\t":
+        return _fail(doc.file, "this line holds a tab character; YAML indents with spaces only", *at,
+                     ["replace the tab with spaces"])
+    if ctx is not None and "quoted scalar" in (e.context or ""):
+        return _fail(doc.file, "the quote opened here is never closed", ctx.line + 1, ctx.column + 1,
+                     ["end the text with the same quote character it starts with"])
+    if ctx is not None and "flow" in (e.context or ""):
+        opener = doc.source_line(ctx.line + 1)[ctx.column: ctx.column + 1] or "bracket"
+        closer = {"[": "]", "{": "}"}.get(opener, "closing bracket")
+        return _fail(doc.file, f"the `{opener}` opened here is never closed", ctx.line + 1, ctx.column + 1,
+                     [f"add the missing `{closer}`, or check for a missing comma before line {at[0]}"])
+    if bad_char in ("]", "}"):
+        return _fail(doc.file, f"this `{bad_char}` closes nothing: there is one too many", *at,
+                     [f"remove the extra `{bad_char}`"])
+    if "mapping values are not allowed" in what and ": " in doc.source_line(at[0])[: at[1] - 1]:
+        return _fail(doc.file, "a second `key:` starts inside this line's value", *at,
+                     ["put each key on its own line, or quote text that contains ': '"])
+    line = doc.source_line(at[0]) if at[0] else ""
+    at_line_start = at[1] == len(line) - len(line.lstrip()) + 1
+    if "mapping values are not allowed" in what or at_line_start and (
+            "expected key" in what or "expected <block end>" in what):
+        return _fail(doc.file, "this line's indentation does not line up with the lines above it", *at,
+                     ["keys of one section must start in the same column; list items start with `- `"])
+    return _fail(doc.file, f"this is not valid YAML: {what}", *at,
+                 ["check the indentation, and that every '[' or '{' is closed and every quote ends"])
 
 
 class _Frame:

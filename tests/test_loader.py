@@ -73,10 +73,12 @@ def test_deep_nesting_is_refused(source):
 
 
 @pytest.mark.parametrize("source,words", [
-    (b"", "empty"), (b"  \n\n# only a comment\n", "empty"),
+    (b"", "empty"), (b"  \n\n# only a comment\n", "only comments or blank lines"),
     (b"netspec: 1\nname: caf\xe9\n", "not UTF-8"),
     (b"- a\n- b\n", "must be a mapping"), (b"just text\n", "must be a mapping"),
-    (b"a: [1, 2\n", "not valid YAML"), (b"a: 1\n b: 2\n", "not valid YAML"),
+    (b"a: [1, 2\n", "the `[` opened here is never closed"), (b"a: {b: 1\nc: 2\n", "`{` opened here"),
+    (b"a: 1\n b: 2\n", "indentation does not line up"), (b"a: 'x\n", "quote opened here is never closed"),
+    (b"a:\n\t- b\n", "tab character"), (b"a: b: c\n", "a second `key:`"), (b"a: [1]]\n", "closes nothing"), (b"a: 'x' y\n", "not valid YAML"),
     (b"a: 1\n---\nb: 2\n", "more than one YAML document"),
     (b"base: &b {x: 1}\nuse:\n  <<: *b\n", "merge keys"),
     (b"a: *nothing\n", "refers to no anchor"),
