@@ -117,7 +117,10 @@ def _sections() -> dict:
                 "loss": _name_or_mapping("any torch.nn loss, e.g. CrossEntropyLoss"),
                 "scheduler": _name_or_mapping("any torch.optim.lr_scheduler class"),
                 "device": {"type": "string", "pattern": r"^(auto|cpu|mps|cuda(:[0-9]+)?)$",
-                           "description": "auto | cpu | cuda | cuda:N | mps"},
+                           "description": "auto | cpu | cuda | cuda:N | mps",
+                           "x-expected": "one of auto, cpu, cuda, cuda:N (N a GPU number) or mps",
+                           "x-hint": "auto picks a GPU when there is one; for an NVIDIA GPU write cuda, "
+                                     "for Apple silicon mps"},
                 "seed": {"type": "integer", "minimum": 0},
                 "grad_clip": {"type": "number", "exclusiveMinimum": 0},
                 "early_stop": {"type": "object", "additionalProperties": False,
@@ -149,7 +152,8 @@ def schema() -> dict:
         "properties": {
             "netspec": {"const": 1, "description": "the spec-language version"},
             "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "maxLength": 100,
-                     "description": "the run's name; letters, digits, '.', '_' and '-'"},
+                     "description": "the run's name; letters, digits, '.', '_' and '-'",
+                     "x-expected": "a name made of letters, digits, '.', '_' and '-' (it names the run's folder)"},
             "description": {"type": "string"},
             **sections,
         },

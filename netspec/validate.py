@@ -1,6 +1,7 @@
 """Validate stage: the JSON Schema, then what a schema cannot say, as plain-words Problems."""
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import lru_cache
 
 from .errors import Path, Problem, did_you_mean, format_path
@@ -91,29 +92,40 @@ def _expected(types) -> str:
 
 
 def _translate(err, prefix=()) -> list[Problem]:
+    problems = _problems(err, prefix)
+    extra = err.schema.get("x-hint") if isinstance(err.schema, dict) else None
+    if extra:
+        problems = [replace(p, hints=p.hints + (extra,)) for p in problems]
+    return problems
+
+
+def _problems(err, prefix) -> list[Problem]:
     path, value, kw, want = prefix + tuple(err.absolute_path), err.instance, err.validator, err.validator_value
     where = label(path, value)
     if "propertyNames" in err.relative_schema_path:
         return [Problem(f"`{value}` is not a valid name here", path + (value,), at_key=True,
                         hints=("names are letters, digits and _ and start with a letter",))]
     if kw == "type":
-        return [_type_problem(path, value, want, where)]
+        return [_type_problem(path, value, want, where, err.schema)]
     if kw == "enum":
         options = ", ".join(str(v) for v in want if v is not None)
         return [Problem(f"{where} must be one of {options}, but it is {describe(value)}", path,
                         did_you_mean(str(value), [str(v) for v in want if v is not None]))]
     if kw == "const":
+        if path == ("netspec",):
+            return [Problem(f"netspec is the spec-language version; this netspec reads version {want}, "
+                            f"but the file says {describe(value)}", path, (f"write `netspec: {want}`",))]
         return [Problem(f"{where} must be {want}, but it is {describe(value)}", path)]
     if kw in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-        words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "greater than",
-                 "exclusiveMaximum": "less than"}[kw]
-        return [Problem(f"{where} must be {words} {want}, but it is {describe(value)}", path)]
+        return [_range_problem(path, value, kw, want, where, err.schema)]
     if kw in ("minItems", "maxItems"):
         lo, hi = err.schema.get("minItems"), err.schema.get("maxItems")
         count = f"exactly {lo}" if lo == hi else (f"at least {lo}" if kw == "minItems" else f"at most {hi}")
-        what = " (one per dimension)" if lo == hi and lo and lo > 1 else ""
-        return [Problem(f"{where} must hold {count} value{'s' if (hi or lo) != 1 else ''}{what}, "
-                        f"but it holds {len(value)}", path)]
+        per_dim = lo == hi and lo and lo > 1
+        hints = (f"give one value per dimension, e.g. {[3] * lo}, or a single number for all of them",) \
+            if per_dim else ()
+        return [Problem(f"{where} must hold {count} value{'s' if (hi or lo) != 1 else ''}"
+                        f"{' (one per dimension)' if per_dim else ''}, but it holds {len(value)}", path, hints)]
     if kw == "required":
         # a misspelled required key is reported once, as the unknown key with its "did you mean"
         unknown = [k for k in value if k not in err.schema.get("properties", {})]
@@ -125,22 +137,61 @@ def _translate(err, prefix=()) -> list[Problem]:
     if kw in ("minProperties", "maxProperties"):
         return [Problem(f"{where} must name exactly one choice, e.g. {{Adam: {{lr: 0.001}}}}", path)]
     if kw == "pattern":
-        desc = err.schema.get("description")
-        extra = f": {desc}" if desc else ""
-        return [Problem(f"{where} is not valid ({describe(value)}){extra}", path)]
+        expected = err.schema.get("x-expected")
+        if expected:
+            return [Problem(f"{where} must be {expected}, but it is {describe(value)}", path)]
+        return [Problem(f"{where} is not valid ({describe(value)})", path)]
     if kw == "minLength":
         return [Problem(f"{where} must not be empty", path)]
     return [Problem(f"{where}: {err.message}", path)]
 
 
-def _type_problem(path: Path, value, want, where: str) -> Problem:
+def _range_problem(path: Path, value, kw: str, want, where: str, schema: dict) -> Problem:
+    words = {"minimum": "at least", "maximum": "at most", "exclusiveMinimum": "greater than",
+             "exclusiveMaximum": "less than"}[kw]
+    lo = schema.get("minimum", schema.get("exclusiveMinimum"))
+    hi = schema.get("maximum", schema.get("exclusiveMaximum"))
+    if lo is not None and hi is not None:
+        hint = f"use a value between {lo} and {hi}"
+    elif kw in ("minimum", "exclusiveMinimum"):
+        hint = f"use {want} or more" if kw == "minimum" else f"use a value above {want}"
+    else:
+        hint = f"use {want} or less" if kw == "maximum" else f"use a value below {want}"
+    return Problem(f"{where} must be {words} {want}, but it is {describe(value)}", path, (hint,))
+
+
+def _type_problem(path: Path, value, want, where: str, schema: dict) -> Problem:
     if len(path) >= 2 and isinstance(path[-2], int) and path[-1] in layers():
         lt = layers()[path[-1]]
         main = f" or its {lt.main} ({_expected(lt.args[lt.main].schema.get('type', 'string'))})" if lt.main else ""
         return Problem(f"the value beside {lt.name} must be a mapping of its arguments{main}, "
                        f"but it is {describe(value)}", path,
                        (f"see `netspec layers {lt.name}` for its arguments",))
-    return Problem(f"{where} must be {_expected(want)}, but it is {describe(value)}", path)
+    types = [want] if isinstance(want, str) else list(want)
+    expected = _expected(types)
+    n = schema.get("minItems")
+    if "array" in types and n and n == schema.get("maxItems") and schema.get("items", {}).get("type"):
+        expected = expected.replace("a list", f"a list of {n} whole numbers")
+    return Problem(f"{where} must be {expected}, but it is {describe(value)}", path, _example(path, types, schema))
+
+
+def _example(path: Path, types: list, schema: dict) -> tuple[str, ...]:
+    """A hint that shows a value of the right kind for this place."""
+    key = path[-1] if path and isinstance(path[-1], str) else None
+    if key is None:
+        return ()
+    default = schema.get("default")
+    if "integer" in types or "number" in types:
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            number = default
+        elif "integer" in types and "maximum" not in schema:
+            number = max(schema.get("minimum", 3), 3)
+        else:
+            number = schema.get("minimum", 1)
+        return (f"write a number without quotes, e.g. `{key}: {number}`",)
+    if "boolean" in types:
+        return (f"write `{key}: true` or `{key}: false`",)
+    return ()
 
 
 def _missing(path: Path, key: str) -> Problem:

@@ -97,12 +97,12 @@ def test_entry_mistakes_get_plain_messages_and_hints(entry, words, hint):
 
 
 @pytest.mark.parametrize("section,value,words", [
-    ("train", {"device": "gpu"}, "train.device is not valid"),
+    ("train", {"device": "gpu"}, "train.device must be one of auto, cpu, cuda"),
     ("train", {"epochs": "ten"}, "train.epochs must be a whole number"),
     ("data", {"batch_size": 0}, "data.batch_size must be at least 1"),
     ("output", {"dri": "x"}, "output has no key `dri`"),
-    ("netspec", 2, "netspec must be 1"),
-    ("name", "../../etc", "name is not valid"),
+    ("netspec", 2, "netspec is the spec-language version; this netspec reads version 1"),
+    ("name", "../../etc", "name must be a name made of letters"),
 ])
 def test_section_mistakes(section, value, words):
     data = spec(["ReLU"])
