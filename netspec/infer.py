@@ -47,8 +47,5 @@ def _infer_one(node: Node, inputs: list[Tensor]) -> LayerInfo:
         if min(out.shape, default=1) < 1:
             raise ShapeError(f"{lt.name} would produce an empty output {fmt(out.shape)}")
     except ShapeError as e:
-        path, at_key = node.path, False
-        if e.arg and node.args_path and e.arg in node.given:
-            path = node.args_path + (e.arg,)
-        raise NetspecError(Problem(e.message, path, e.hints, at_key=at_key)) from None
+        raise NetspecError(Problem(e.message, node.arg_path(e.arg), e.hints)) from None
     return LayerInfo(node, dict(args), Tensor(out.shape, out.dtype or inputs[0].dtype), out.params, out.macs)

@@ -32,6 +32,14 @@ class Node:
     args_path: Path | None = None  # the argument mapping's spec path, when written as one
     inputs: tuple[int, ...] = field(default=())  # indices of the nodes it reads; -1 is the model input
 
+    def arg_path(self, arg: str | None) -> Path:
+        """Where an argument is written: in the mapping, as a short form's scalar, or (left out) the entry."""
+        if arg is None or arg not in self.given:
+            return self.path
+        if self.args_path is not None:
+            return self.args_path + (arg,)
+        return self.path + (self.layer.name,)  # `- MaxPool2d: 2` sets the main argument
+
 
 def model_input(data: dict) -> Tensor:
     """model.input as a Tensor: `[3, 32, 32]` or `{shape: [100], dtype: int64}`."""
