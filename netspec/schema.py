@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from .catalog import DATASETS, LOSSES, OPTIMIZERS, SCHEDULERS, TRANSFORMS
 from .registry import REQUIRED, LayerType, layers
 
 SCHEMA_ID = "https://netspec.dev/schemas/netspec.schema.json"
@@ -42,12 +43,23 @@ def layer_schema(lt: LayerType) -> dict:
     return {"description": lt.summary, "if": {"type": "object"}, "then": mapping, "else": scalar}
 
 
-def _name_or_mapping(description: str) -> dict:
-    """`Adam` or `{Adam: {lr: 0.001}}`: a class name alone, or with its arguments."""
+def _name_or_mapping(names, description: str, args: dict[str, dict] | None = None) -> dict:
+    """`Adam` or `{Adam: {lr: 0.001}}`: a name from `names` alone, or with its arguments."""
+    mapping: dict = {"minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(names)},
+                     "additionalProperties": {"type": ["object", "null"]}}
+    if args:
+        mapping["allOf"] = [{"if": {"required": [n]}, "then": {"properties": {n: {
+            "type": ["object", "null"], "additionalProperties": False,
+            "properties": {k: {"description": v} for k, v in args[n].items()}}}}} for n in names]
     return {"description": description, "type": ["string", "object"],
-            "if": {"type": "string"}, "then": {"pattern": NAME},
-            "else": {"minProperties": 1, "maxProperties": 1, "propertyNames": {"pattern": NAME},
-                     "additionalProperties": {"type": ["object", "null"]}}}
+            "if": {"type": "string"}, "then": {"enum": list(names)}, "else": mapping}
+
+
+def _transform_entry() -> dict:
+    return {"description": "a torchvision transform: `ToTensor`, `RandomCrop: 32`, `Normalize: {mean: ..., std: ...}`",
+            "type": ["string", "object"],
+            "if": {"type": "string"}, "then": {"enum": list(TRANSFORMS)},
+            "else": {"minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(TRANSFORMS)}}}
 
 
 def _layer_entry(table: dict[str, LayerType]) -> dict:
@@ -72,7 +84,7 @@ def _layer_entry(table: dict[str, LayerType]) -> dict:
 
 
 def _sections() -> dict:
-    transforms = {"type": "array", "items": {"$ref": "#/$defs/layer_entry"},
+    transforms = {"type": "array", "items": {"$ref": "#/$defs/transform_entry"},
                   "description": "torchvision transforms, in the same entry forms as layers"}
     count = {"type": "integer", "minimum": 1}
     return {
@@ -100,9 +112,8 @@ def _sections() -> dict:
         "data": {
             "type": "object", "additionalProperties": False,
             "properties": {
-                "dataset": _name_or_mapping("CIFAR10, CIFAR100, MNIST, FashionMNIST, KMNIST, ImageFolder, npz, "
-                                            "digits or FakeData"),
-                "root": {"type": "string"}, "download": {"type": "boolean"},
+                "dataset": _name_or_mapping(DATASETS, "the data: " + ", ".join(DATASETS), DATASETS),
+                "root": {"type": "string", "minLength": 1}, "download": {"type": "boolean"},
                 "transform": transforms, "augment": transforms,
                 "batch_size": count, "test_batch_size": count,
                 "val_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
@@ -113,9 +124,10 @@ def _sections() -> dict:
             "type": "object", "additionalProperties": False,
             "properties": {
                 "epochs": count,
-                "optimizer": _name_or_mapping("any torch.optim optimizer, e.g. {Adam: {lr: 0.001}}"),
-                "loss": _name_or_mapping("any torch.nn loss, e.g. CrossEntropyLoss"),
-                "scheduler": _name_or_mapping("any torch.optim.lr_scheduler class"),
+                "optimizer": _name_or_mapping(OPTIMIZERS, "a torch.optim optimizer, e.g. {Adam: {lr: 0.001}}"),
+                "loss": _name_or_mapping(LOSSES, "a torch.nn loss, e.g. CrossEntropyLoss"),
+                "scheduler": _name_or_mapping(SCHEDULERS, "a torch.optim.lr_scheduler class, e.g. "
+                                                          "{StepLR: {step_size: 10}}"),
                 "device": {"type": "string", "pattern": r"^(auto|cpu|mps|cuda(:[0-9]+)?)$",
                            "description": "auto | cpu | cuda | cuda:N | mps",
                            "x-expected": "one of auto, cpu, cuda, cuda:N (N a GPU number) or mps",
@@ -157,7 +169,8 @@ def schema() -> dict:
             "description": {"type": "string"},
             **sections,
         },
-        "$defs": {"layer_entry": _layer_entry(table), **{n: layer_schema(lt) for n, lt in table.items()}},
+        "$defs": {"layer_entry": _layer_entry(table), "transform_entry": _transform_entry(),
+                  **{n: layer_schema(lt) for n, lt in table.items()}},
     }
 
 

@@ -103,8 +103,12 @@ def _problems(err, prefix) -> list[Problem]:
     path, value, kw, want = prefix + tuple(err.absolute_path), err.instance, err.validator, err.validator_value
     where = label(path, value)
     if "propertyNames" in err.relative_schema_path:
+        if kw == "enum":
+            return [_unknown_name(path, value, want)]
         return [Problem(f"`{value}` is not a valid name here", path + (value,), at_key=True,
                         hints=("names are letters, digits and _ and start with a letter",))]
+    if kw == "enum" and isinstance(value, str) and path and path[-1] in _KINDS or path[-2:-1] in _LISTS:
+        return [_unknown_name(path, value, want, at_key=False)]
     if kw == "type":
         return [_type_problem(path, value, want, where, err.schema)]
     if kw == "enum":
@@ -144,6 +148,19 @@ def _problems(err, prefix) -> list[Problem]:
     if kw == "minLength":
         return [Problem(f"{where} must not be empty", path)]
     return [Problem(f"{where}: {err.message}", path)]
+
+
+_KINDS = {"dataset": "dataset", "optimizer": "optimizer", "loss": "loss", "scheduler": "scheduler"}
+_LISTS = {("transform",), ("augment",)}
+
+
+def _unknown_name(path: Path, name: str, choices: list, at_key: bool = True) -> Problem:
+    """An unknown dataset, transform, optimizer, loss or scheduler name, with 'did you mean'."""
+    kind = _KINDS.get(path[-1], "transform") if path else "name"
+    place = path + (name,) if at_key else path
+    plural = "losses" if kind == "loss" else kind + "s"
+    return Problem(f"unknown {kind} `{name}`", place, did_you_mean(name, choices) or
+                   (f"the {plural} netspec knows are: {', '.join(choices)}",), at_key=at_key)
 
 
 def _range_problem(path: Path, value, kw: str, want, where: str, schema: dict) -> Problem:
