@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import TextIO
 
 from . import __version__
-from .errors import did_you_mean
+from .errors import NetspecError, did_you_mean
 
 
 class _Exit(Exception):
@@ -37,12 +38,31 @@ def _parser(out: TextIO) -> _Parser:
     check = sub.add_parser("check", help="check specs: errors with file:line:col, or a shape table")
     check.add_argument("specs", nargs="+", metavar="SPEC")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    train = sub.add_parser("train", help="train a spec: checkpoints, metrics and TensorBoard logs in its run folder")
+    train.add_argument("spec", nargs="?", metavar="SPEC")
+    train.add_argument("--resume", metavar="RUN_DIR", help="go on with the run in this folder")
+    _common(train)
+    ev = sub.add_parser("eval", help="loss, accuracy and confusion matrix of a checkpoint on the test split")
+    ev.add_argument("checkpoint", metavar="CHECKPOINT")
+    _common(ev)
+    ev.add_argument("--format", choices=["text", "json"], default="text")
+    pr = sub.add_parser("predict", help="the most likely classes of images")
+    pr.add_argument("checkpoint", metavar="CHECKPOINT")
+    pr.add_argument("images", nargs="+", metavar="IMAGE")
+    pr.add_argument("--top", type=int, default=5, metavar="K")
+    pr.add_argument("--format", choices=["text", "json"], default="text")
     sub.add_parser("schema", help="print the JSON Schema of a spec")
     layers = sub.add_parser("layers", help="list the layer types, or one layer's arguments")
     layers.add_argument("name", nargs="?")
     for parser in [p, *sub.choices.values()]:
         parser.stream = out
     return p
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a spec value, e.g. --set train.epochs=3 (repeatable)")
+    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps; overrides train.device")
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
@@ -53,13 +73,26 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         if args.command is None:
             out.write(parser.format_help())
             return 2
-        return {"check": _check, "schema": _schema, "layers": _layers}[args.command](args, out, err)
+        commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "schema": _schema,
+                    "layers": _layers}
+        return commands[args.command](args, out, err)
+    except NetspecError as e:
+        from .render import problems_text
+
+        err.write(problems_text(e.problems, e.doc))
+        return e.exit_code
     except _Exit as e:
         (out if e.code == 0 else err).write(e.message)
         return e.code
     except KeyboardInterrupt:
         err.write("netspec: interrupted\n")
         return 130
+    except Exception as e:  # a bug in netspec: say so in one line, keep the traceback for those who ask
+        if os.environ.get("NETSPEC_DEBUG"):
+            raise
+        err.write(f"netspec: internal error: {type(e).__name__}: {e}\n"
+                  "  hint: this is a bug in netspec, not in your spec; run with NETSPEC_DEBUG=1 to see where\n")
+        return 1
 
 
 def _check(args, out: TextIO, err: TextIO) -> int:
@@ -99,4 +132,34 @@ def _layers(args, out: TextIO, err: TextIO) -> int:
         err.write(f"netspec: error: unknown layer type `{args.name}`. {hints}\n".replace(". \n", "\n"))
         return 2
     out.write(layer_text(table[args.name]))
+    return 0
+
+
+def _train(args, out: TextIO, err: TextIO) -> int:
+    from .runner import train
+
+    if bool(args.spec) == bool(args.resume):
+        raise _Exit(2, "netspec train: give a SPEC, or --resume RUN_DIR (not both)\n")
+    history = train(args.spec, args.overrides, args.device, args.resume, stream=out)
+    out.write(f"run folder: {history.run_dir}\n")
+    return 0
+
+
+def _eval(args, out: TextIO, err: TextIO) -> int:
+    from .evaluate import evaluate
+    from .render import dumps, eval_text
+
+    result = evaluate(args.checkpoint, args.overrides, args.device)
+    out.write(dumps(result) if args.format == "json" else eval_text(result))
+    return 0
+
+
+def _predict(args, out: TextIO, err: TextIO) -> int:
+    from .evaluate import predict
+    from .render import dumps, predict_text
+
+    if args.top < 1:
+        raise _Exit(2, "netspec predict: --top must be 1 or more\n")
+    results = predict(args.checkpoint, args.images, args.top)
+    out.write(dumps(results) if args.format == "json" else predict_text(results))
     return 0

@@ -33,6 +33,7 @@ class Document:
     text: str = ""
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # value start, 1-based
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # mapping key start
+    overrides: dict[Path, str] = field(default_factory=dict)  # paths set on the command line: "--set k=v"
 
     def locate(self, path: Path, at_key: bool = False) -> tuple[int | None, int | None]:
         """Line and column of `path`, or of its nearest ancestor that is in the file."""
@@ -47,8 +48,11 @@ class Document:
 
     def place(self, problem: Problem) -> Problem:
         """The problem with this document's file, line and column filled in."""
-        if problem.line is not None:
+        if problem.line is not None or problem.file:
             return problem
+        for path, where in self.overrides.items():
+            if tuple(problem.path[: len(path)]) == path:
+                return problem.at(where, None, None)
         line, col = self.locate(problem.path, problem.at_key)
         return problem.at(self.file, line, col)
 

@@ -11,7 +11,7 @@ from .registry import REQUIRED, LayerType, fmt
 
 def problem_text(p: Problem, doc: Document | None) -> str:
     """Compiler style: `file:line:col: error: message`, the source line with a caret, then hints."""
-    where = p.file or (doc.file if doc else "")
+    where = p.file or (doc.file if doc else "") or "netspec"
     if p.line is not None:
         where += f":{p.line}:{p.column}"
     lines = [f"{where}: error: {p.message}"]
@@ -26,10 +26,16 @@ def problem_text(p: Problem, doc: Document | None) -> str:
     return "\n".join(lines)
 
 
+def problems_text(problems: list[Problem], doc: Document | None, file: str = "") -> str:
+    """Every problem, then a count; the one format of all errors netspec prints."""
+    n = len(problems)
+    body = "\n".join(problem_text(p, doc) for p in problems)
+    where = file or (doc.file if doc else "") or "netspec"
+    return f"{body}\n{where}: {n} error{'s' if n != 1 else ''}\n"
+
+
 def errors_text(report: Report) -> str:
-    n = len(report.errors)
-    body = "\n".join(problem_text(p, report.doc) for p in report.errors)
-    return f"{body}\n{report.file}: {n} error{'s' if n != 1 else ''}\n"
+    return problems_text(report.errors, report.doc, report.file)
 
 
 def _size(n: int) -> str:
@@ -122,4 +128,29 @@ def layer_text(lt: LayerType) -> str:
         out.append("  arguments: none")
     if lt.stricter:
         out.append(f"  note: {lt.stricter}")
+    return "\n".join(out) + "\n"
+
+
+def eval_text(result: dict) -> str:
+    out = [f"test samples: {result['samples']:,}", f"loss:         {result['loss']:.4f}"]
+    if result["accuracy"] is None:
+        return "\n".join(out) + "\n"
+    out.append(f"accuracy:     {100 * result['accuracy']:.2f}%")
+    classes = result["classes"]
+    width = max(map(len, classes + ["class"]))
+    out += ["", "per class:"]
+    out += [f"  {c.ljust(width)}  " + ("-" if a is None else f"{100 * a:6.2f}%") for c, a in result["per_class"].items()]
+    cell = max(5, max(len(str(v)) for row in result["confusion"] for v in row) + 1)
+    out += ["", "confusion matrix (rows: true class, columns: predicted):",
+            " " * (width + 2) + "".join(str(i).rjust(cell) for i in range(len(classes)))]
+    out += [f"  {c.ljust(width)}" + "".join(str(v).rjust(cell) for v in row)
+            for c, row in zip(classes, result["confusion"])]
+    return "\n".join(out) + "\n"
+
+
+def predict_text(results: list[dict]) -> str:
+    out = []
+    for r in results:
+        out.append(r["image"])
+        out += [f"  {100 * t['probability']:6.2f}%  {t['class']}" for t in r["top"]]
     return "\n".join(out) + "\n"

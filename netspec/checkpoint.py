@@ -1,0 +1,70 @@
+"""Checkpoints: one file of plain data and tensors, written atomically, read with weights_only=True."""
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+
+import torch
+
+from .errors import NetspecError, Problem
+
+FORMAT = "netspec-checkpoint/1"
+
+
+def atomic_write(path: str, write) -> None:
+    """write(file) into a temporary file beside `path`, flushed and fsynced, then os.replace it in.
+
+    A kill at any moment leaves either the old file or the new one, never a torn one.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass  # some file systems cannot fsync a folder; the file itself is safe
+
+
+def save(path: str, payload: dict) -> None:
+    """Write a checkpoint; refuses weights that are not finite, so a good file is never replaced by NaNs."""
+    for name, tensor in payload["state_dict"].items():
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise NetspecError(Problem(f"the weights ({name}) are not finite numbers; the checkpoint "
+                                       f"{path} was not written", hints=("lower the learning rate",)))
+    atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def load(path: str) -> dict:
+    """Read a netspec checkpoint on the CPU; never runs code that a file may hold."""
+    if not os.path.isfile(path):
+        raise NetspecError(Problem(f"no such checkpoint: {path}" if not os.path.exists(path)
+                                   else f"{path} is not a file", hints=("a run folder holds last.pt and best.pt",)))
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise NetspecError(Problem(
+            f"{path} was refused: it holds Python objects or code, which a netspec checkpoint never does; "
+            "nothing in it was run", hints=("only load checkpoints that netspec wrote",))) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as e:
+        raise NetspecError(Problem(f"{path} is corrupt or truncated and cannot be read ({type(e).__name__})",
+                                   hints=("use the run's other checkpoint (last.pt or best.pt), or train again",))
+                           ) from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise NetspecError(Problem(f"{path} is not a netspec checkpoint",
+                                   hints=("netspec reads the last.pt and best.pt files that `netspec train` writes",)))
+    return ckpt

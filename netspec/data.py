@@ -1,0 +1,230 @@
+"""Data: the datasets a spec names, their transforms, and the checks against the model's input."""
+from __future__ import annotations
+
+import gzip
+import inspect
+import os
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Subset
+
+from .catalog import DATASETS, TORCHVISION_DATASETS
+from .errors import NetspecError, Path, Problem, did_you_mean
+
+SOURCES = {
+    "CIFAR10": ("cifar-10-batches-py", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    "CIFAR100": ("cifar-100-python", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+    "MNIST": ("MNIST/raw", "the four *-ubyte files from http://yann.lecun.com/exdb/mnist/"),
+    "FashionMNIST": ("FashionMNIST/raw", "the four *-ubyte files from the Fashion-MNIST repository"),
+    "KMNIST": ("KMNIST/raw", "the four *-ubyte files from the KMNIST repository"),
+}
+_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+@dataclass
+class Data:
+    """A dataset's two splits, its class names, and whether its samples start as PIL images."""
+
+    train: Dataset
+    test: Dataset
+    classes: list[str]
+    images: bool  # PIL images (transforms start from a picture) rather than tensors
+
+
+class TensorData(Dataset):
+    """Samples already in memory as one tensor, labels as another."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform=None):
+        self.x, self.y, self.transform = x, y, transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i):
+        x = self.x[i]
+        return (self.transform(x) if self.transform else x), self.y[i]
+
+
+def dataset_spec(data: dict) -> tuple[str, dict]:
+    """(dataset name, its settings): data-level keys, overridden by the dataset mapping's own."""
+    ds = data.get("dataset", "digits")
+    name, args = (ds, {}) if isinstance(ds, str) else next(iter(ds.items()))
+    settings = {k: data[k] for k in ("root", "download", "val_split") if k in data}
+    return name, settings | (args or {})
+
+
+def load_data(data: dict, input_shape: tuple[int, ...]) -> Data:
+    """Both splits of the spec's dataset with its transforms (augment on training only)."""
+    name, args = dataset_spec(data)
+    images = name not in ("npz", "digits")
+    test_tf = transforms(data.get("transform", ["ToTensor"]), ("data", "transform"), images)
+    train_tf = transforms(data.get("augment", []) + data.get("transform", ["ToTensor"]), ("data", "augment"), images)
+    if name in TORCHVISION_DATASETS:
+        train, test, classes = _torchvision(name, args, train_tf, test_tf)
+    elif name == "ImageFolder":
+        train, test, classes = _image_folder(args, train_tf, test_tf, input_shape)
+    elif name == "npz":
+        train, test, classes = _npz(args, train_tf, test_tf, input_shape)
+    elif name == "digits":
+        train, test, classes = _digits(args, train_tf, test_tf)
+    elif name == "FakeData":
+        train, test, classes = _fake(args, train_tf, test_tf, input_shape)
+    else:  # the schema refuses other names; a dict spec that skipped it lands here
+        raise NetspecError(Problem(f"unknown dataset `{name}`", ("data", "dataset"), did_you_mean(name, DATASETS)))
+    return Data(train, test, classes, images)
+
+
+# Transforms. ------------------------------------------------------------------------
+
+def transforms(entries: list, where: Path, images: bool):
+    """A torchvision Compose from transform entries; on tensor data ToTensor has nothing to do."""
+    import torchvision.transforms as T
+
+    steps = []
+    for i, entry in enumerate(entries):
+        name, value = (entry, None) if isinstance(entry, str) else next(iter(entry.items()))
+        if name == "ToTensor" and not images:
+            continue
+        steps.append(_transform(T, name, value, where + (i, name) if isinstance(entry, dict) else where + (i,)))
+    return T.Compose(steps) if steps else None
+
+
+def _transform(T, name: str, value, where: Path):
+    cls = getattr(T, name)
+    params = [p for p in inspect.signature(cls).parameters if p not in ("self",)]
+    kwargs = dict(value) if isinstance(value, dict) else ({} if value is None else {params[0]: value})
+    if "interpolation" in kwargs and isinstance(kwargs["interpolation"], str):
+        kwargs["interpolation"] = T.InterpolationMode(kwargs["interpolation"].lower())
+    for key in kwargs:
+        if key not in params:
+            raise NetspecError(Problem(f"{name} has no argument `{key}`", where + (key,) if isinstance(value, dict)
+                                       else where, did_you_mean(key, params) + (f"its arguments: {', '.join(params)}",)))
+    try:
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
+    except (TypeError, ValueError) as e:
+        raise NetspecError(Problem(f"{name} does not accept these arguments: {e}", where,
+                                   (f"its arguments: {', '.join(params)}",))) from None
+
+
+# The datasets. ----------------------------------------------------------------------
+
+def _root(args: dict, name: str) -> str:
+    return str(args.get("root", os.path.join("data", name.lower())))
+
+
+def _torchvision(name: str, args: dict, train_tf, test_tf):
+    import torchvision.datasets as D
+
+    base = getattr(D, name)
+    # Check that the files are there, not their checksums: CIFAR-format files made elsewhere load too.
+    local = type(f"Local{name}", (base,), {"meta": {**base.meta, "md5": None},
+                                          "train_list": [[f, None] for f, _ in base.train_list],
+                                          "test_list": [[f, None] for f, _ in base.test_list]}) \
+        if name.startswith("CIFAR") else base
+    root, download = _root(args, name), bool(args.get("download", False))
+    folder, source = SOURCES[name]
+    try:
+        train = local(root, train=True, transform=train_tf, download=download)
+        test = local(root, train=False, transform=test_tf, download=False)
+    except (RuntimeError, OSError) as e:
+        how = "it could not be downloaded (no network?)" if download else "data.download is false"
+        raise NetspecError(Problem(
+            f"the {name} files are not in {os.path.join(root, folder)} and {how}", ("data", "root"),
+            (f"put {source} there (unpacked), or set data.root to where they are",
+             f"details: {str(e).splitlines()[0][:200]}"))) from None
+    return train, test, list(train.classes)
+
+
+def _image_folder(args: dict, train_tf, test_tf, input_shape):
+    from PIL import Image
+    from torchvision.datasets import ImageFolder
+
+    root = _root(args, "imagefolder")
+    mode = _MODES.get(input_shape[0], "RGB")
+
+    def loader(path):
+        with open(path, "rb") as f:
+            return Image.open(f).convert(mode)
+    train_dir, test_dir = os.path.join(root, "train"), os.path.join(root, "test")
+    if not os.path.isdir(train_dir):
+        raise NetspecError(Problem(f"ImageFolder needs {train_dir}/<class>/ folders of images, but {train_dir} "
+                                   "is not there", ("data", "root"), ("data.root is the folder that holds train/",)))
+    try:
+        train = ImageFolder(train_dir, transform=train_tf, loader=loader)
+        if os.path.isdir(test_dir):
+            return train, ImageFolder(test_dir, transform=test_tf, loader=loader), list(train.classes)
+    except (FileNotFoundError, OSError) as e:
+        raise NetspecError(Problem(f"ImageFolder cannot read {root}: {e}", ("data", "root"))) from None
+    split = args.get("val_split")
+    if split is None:
+        raise NetspecError(Problem(f"{root} has no test/ folder", ("data", "root"),
+                                   ("add test/<class>/ folders, or set data.val_split (e.g. 0.2) to hold out "
+                                    "part of train/",)))
+    plain = ImageFolder(train_dir, transform=test_tf, loader=loader)
+    order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).tolist()
+    n_test = max(1, int(round(len(order) * split)))
+    return Subset(train, order[n_test:]), Subset(plain, order[:n_test]), list(train.classes)
+
+
+def _as_float(x: np.ndarray) -> torch.Tensor:
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    return t.float().div_(255) if t.dtype == torch.uint8 else t.float()
+
+
+def _npz(args: dict, train_tf, test_tf, input_shape):
+    path = _root(args, "data.npz")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise NetspecError(Problem(f"no such file: {path}", ("data", "root"),
+                                   ("data.root is the .npz file's path",))) from None
+    except (OSError, ValueError) as e:
+        raise NetspecError(Problem(f"{path} cannot be read as an .npz file: {e}", ("data", "root"))) from None
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise NetspecError(Problem(f"{path} has no {', '.join(missing)}", ("data", "root"),
+                                   ("an npz dataset holds x_train, y_train, x_test, y_test (and optionally classes)",)))
+    ys = [torch.from_numpy(arrays[k].astype(np.int64)) for k in ("y_train", "y_test")]
+    n = int(max(int(y.max()) for y in ys)) + 1 if all(len(y) for y in ys) else 0
+    classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(i) for i in range(n)]
+    return (TensorData(_as_float(arrays["x_train"]), ys[0], train_tf),
+            TensorData(_as_float(arrays["x_test"]), ys[1], test_tf), classes)
+
+
+def _digits(args: dict, train_tf, test_tf):
+    """The UCI optical digits that netspec carries: 1,797 8x8 images, a fixed 80/20 split."""
+    raw = resources.files("netspec.datasets").joinpath("digits.csv.gz").read_bytes()
+    table = np.loadtxt(gzip.decompress(raw).decode().splitlines(), delimiter=",", dtype=np.float32)
+    x = torch.from_numpy(table[:, :64]).reshape(-1, 1, 8, 8) / 16.0
+    y = torch.from_numpy(table[:, 64]).long()
+    order = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))
+    n_test = int(round(len(y) * float(args.get("test_split", 0.2))))
+    test_idx, train_idx = order[:n_test], order[n_test:]
+    return (TensorData(x[train_idx], y[train_idx], train_tf), TensorData(x[test_idx], y[test_idx], test_tf),
+            [str(i) for i in range(10)])
+
+
+def _fake(args: dict, train_tf, test_tf, input_shape):
+    from torchvision.datasets import FakeData
+
+    size, test_size, k = int(args.get("size", 1000)), int(args.get("test_size", 200)), int(args.get("num_classes", 10))
+    train = FakeData(size, tuple(input_shape), k, transform=train_tf)
+    test = FakeData(test_size, tuple(input_shape), k, transform=test_tf, random_offset=size)
+    return train, test, [str(i) for i in range(k)]
+
+
+def first_sample(dataset: Dataset, where: Path):
+    """The first sample, with a clear error when the data cannot make one."""
+    try:
+        x, y = dataset[0]
+    except (OSError, ValueError, TypeError, RuntimeError) as e:
+        raise NetspecError(Problem(f"the data's first sample cannot be made: {e}", where,
+                                   ("check data.transform: images need ToTensor before tensor transforms",))) from None
+    if not isinstance(x, torch.Tensor):
+        raise NetspecError(Problem(f"data.transform turns samples into {type(x).__name__}, not tensors",
+                                   ("data", "transform"), ("add ToTensor to data.transform",)))
+    return x, y

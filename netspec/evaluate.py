@@ -1,0 +1,128 @@
+"""Evaluation and prediction: a model on a test split, and on single images, from a checkpoint alone."""
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+
+import torch
+
+from . import checkpoint
+from .catalog import ONE_HOT_LOSSES
+from .errors import NetspecError, Problem
+
+
+def targets(y: torch.Tensor, out: torch.Tensor, loss_name: str) -> torch.Tensor:
+    """Class labels as the loss wants them: one-hot for losses that compare with the output's shape."""
+    if loss_name in ONE_HOT_LOSSES and not y.is_floating_point() and out.dim() == 2:
+        return torch.nn.functional.one_hot(y, out.shape[1]).to(out.dtype)
+    return y
+
+
+def run_eval(model, loader, loss_fn, loss_name: str, n_classes: int, device, autocast=nullcontext) -> dict:
+    """Mean loss, accuracy and confusion matrix over a loader, in eval mode without gradients."""
+    model.eval()
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    confusion = torch.zeros(n_classes * n_classes, device=device, dtype=torch.long)
+    n, classify = 0, True
+    with torch.no_grad():
+        for x, y in loader:
+            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            with autocast():
+                out = model(x)
+                loss = loss_fn(out, targets(y, out, loss_name))
+            loss_sum += loss.detach().double() * x.shape[0]
+            n += x.shape[0]
+            classify = classify and out.dim() == 2 and not y.is_floating_point() and n_classes > 0
+            if classify:
+                confusion += torch.bincount(y * n_classes + out.argmax(1), minlength=n_classes * n_classes)
+    result = {"loss": (loss_sum / max(n, 1)).item(), "samples": n, "accuracy": None, "confusion": None}
+    if classify and n:
+        matrix = confusion.view(n_classes, n_classes).cpu()
+        result["accuracy"] = matrix.diag().sum().item() / n
+        result["confusion"] = matrix.tolist()
+    return result
+
+
+def load_model(path: str, device: str = "cpu"):
+    """(model in eval mode, checkpoint dict, check report) from a checkpoint file, on `device`."""
+    from .builder import build_network
+    from .compiler import check
+
+    ckpt = checkpoint.load(path)
+    report = check(ckpt["spec"])
+    if not report.valid:
+        raise NetspecError(Problem(f"{path} holds a spec that this netspec cannot build: "
+                                   f"{report.errors[0].message}"))
+    model = build_network(report.layers, report.input)
+    try:
+        model.load_state_dict(ckpt["state_dict"])
+    except RuntimeError as e:
+        raise NetspecError(Problem(f"{path}: the weights do not fit the spec's model ({str(e).splitlines()[0]})")) \
+            from None
+    return model.to(device).eval(), ckpt, report
+
+
+def evaluate(path: str, overrides: list[str] | tuple = (), device: str | None = None) -> dict:
+    """Loss, accuracy, per-class accuracy and confusion matrix of a checkpoint on its spec's test split."""
+    from . import overrides as ov
+    from .data import load_data
+    from .device import resolve_device
+    from .loader import Document
+    from .runner import make_loss, resolved
+
+    dev = resolve_device(device or "cpu", f"--device {device}")
+    model, ckpt, report = load_model(path, dev)
+    doc = ov.apply(Document(ckpt["spec"], path), list(overrides))
+    spec = resolved(doc.data, "run")
+    data = load_data(spec["data"], report.input.shape)
+    loader = torch.utils.data.DataLoader(data.test, spec["data"]["test_batch_size"])
+    loss_name, loss_fn = make_loss(spec["train"]["loss"])
+    result = run_eval(model, loader, loss_fn.to(dev), loss_name, len(data.classes), dev)
+    result["classes"] = data.classes
+    if result["confusion"] is not None:
+        rows = result["confusion"]
+        result["per_class"] = {c: (rows[i][i] / sum(rows[i]) if sum(rows[i]) else None)
+                               for i, c in enumerate(data.classes)}
+    else:
+        result["per_class"] = None
+    return result
+
+
+def predict(path: str, images: list[str], top: int = 5, device: str = "cpu") -> list[dict]:
+    """The most likely classes of each image, by name, with probabilities."""
+    from .data import transforms
+
+    model, ckpt, report = load_model(path, device)
+    spec = ckpt["spec"]
+    shape = report.input.shape
+    tf = transforms(spec.get("data", {}).get("transform", ["ToTensor"]), ("data", "transform"), images=False)
+    classes = ckpt.get("classes") or [str(i) for i in range(report.layers[-1].output.shape[-1])]
+    results = []
+    for image in images:
+        x = _image_tensor(image, shape)
+        x = tf(x) if tf else x
+        with torch.no_grad():
+            probs = torch.softmax(model(x.unsqueeze(0).to(device)).float(), dim=-1)[0].cpu()
+        k = min(top, probs.numel())
+        p, idx = probs.topk(k)
+        results.append({"image": image, "top": [{"class": classes[i] if i < len(classes) else str(i),
+                                                 "probability": float(v)} for v, i in zip(p.tolist(), idx.tolist())]})
+    return results
+
+
+def _image_tensor(path: str, shape: tuple[int, ...]) -> torch.Tensor:
+    """An image file as a float tensor in [0, 1] of the model's channels and size."""
+    from PIL import Image, UnidentifiedImageError
+    import torchvision.transforms.functional as F
+
+    if len(shape) != 3 or shape[0] not in (1, 3, 4):
+        raise NetspecError(Problem(f"predict works on image models, but this model's input is {list(shape)}"))
+    if not os.path.isfile(path):
+        raise NetspecError(Problem(f"no such image: {path}"))
+    try:
+        with Image.open(path) as img:
+            img = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[shape[0]]).resize((shape[2], shape[1]))
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise NetspecError(Problem(f"{path} cannot be read as an image ({type(e).__name__})",
+                                   hints=("use a PNG, JPEG, BMP, GIF or another format Pillow reads",))) from None
+    return F.to_tensor(img)

@@ -1,0 +1,331 @@
+"""Run stage: train a checked spec on its data and device, with checkpoints, metrics and resume."""
+from __future__ import annotations
+
+import copy
+import inspect
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TextIO
+
+import torch
+
+from . import __version__, checkpoint, rundir
+from . import overrides as ov
+from .catalog import PER_BATCH_SCHEDULERS
+from .compiler import check
+from .errors import NetspecError, Problem, did_you_mean
+from .evaluate import run_eval, targets
+from .loader import Document, load
+
+TRAIN_DEFAULTS = {"epochs": 10, "optimizer": {"Adam": {"lr": 0.001}}, "loss": "CrossEntropyLoss",
+                  "device": "auto", "seed": 0, "precision": "fp32", "channels_last": False, "compile": False}
+DATA_DEFAULTS = {"transform": ["ToTensor"], "augment": [], "batch_size": 64, "num_workers": 0}
+
+
+@dataclass
+class History:
+    """What a training run did: its folder and one row of figures per epoch."""
+
+    run_dir: str
+    epochs: list[dict] = field(default_factory=list)
+    best: float | None = None
+    stopped_early: bool = False
+
+
+def resolved(data: dict, default_name: str) -> dict:
+    """The spec with every training default filled in, as the run folder's spec.yaml keeps it."""
+    spec = copy.deepcopy(data)
+    spec.setdefault("name", default_name)
+    if "data" not in spec:
+        raise NetspecError(Problem("netspec train needs a `data:` section that names the dataset", (),
+                                   ("add e.g. `data: {dataset: digits}`; see specs/digits.yaml",)))
+    spec["data"] = DATA_DEFAULTS | spec["data"]
+    spec["data"].setdefault("test_batch_size", spec["data"]["batch_size"])
+    spec["train"] = TRAIN_DEFAULTS | spec.get("train", {})
+    spec["output"] = {"dir": os.path.join("runs", spec["name"]), "tensorboard": True} | spec.get("output", {})
+    return spec
+
+
+def _named(value) -> tuple[str, dict]:
+    return (value, {}) if isinstance(value, str) else (next(iter(value)), next(iter(value.values())) or {})
+
+
+def _construct(cls, name: str, where: tuple, *args, **kwargs):
+    try:
+        return cls(*args, **kwargs)
+    except TypeError as e:
+        params = [p for p in inspect.signature(cls).parameters if p not in ("self", "params", "optimizer")]
+        bad = [k for k in kwargs if k not in params]
+        hints = did_you_mean(bad[0], params) if bad else ()
+        raise NetspecError(Problem(f"{name} does not accept these arguments ({e})", where,
+                                   hints + (f"its arguments: {', '.join(params)}",))) from None
+    except ValueError as e:
+        raise NetspecError(Problem(f"{name}: {e}", where)) from None
+
+
+def make_loss(spec) -> tuple[str, torch.nn.Module]:
+    name, args = _named(spec)
+    return name, _construct(getattr(torch.nn, name), name, ("train", "loss"), **args)
+
+
+def _make_optimizer(spec, params):
+    name, args = _named(spec)
+    return _construct(getattr(torch.optim, name), name, ("train", "optimizer"), params, **args)
+
+
+def _make_scheduler(spec, optimizer, steps_per_epoch: int, epochs: int):
+    if not spec:
+        return None, None
+    name, args = _named(spec)
+    if name == "OneCycleLR":
+        args = {"total_steps": steps_per_epoch * epochs} | args
+    cls = getattr(torch.optim.lr_scheduler, name)
+    return name, _construct(cls, name, ("train", "scheduler"), optimizer, **args)
+
+
+class Trainer:
+    """One training run: the objects it needs, built once, and the loop over epochs."""
+
+    def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None):
+        from .builder import build_network
+        from .data import first_sample, load_data
+        from .device import resolve_device
+        from .progress import Progress
+
+        report = check(doc)
+        if not report.valid:
+            raise NetspecError(report.errors)
+        self.spec = resolved(doc.data, os.path.splitext(os.path.basename(doc.file))[0] or "run")
+        tr, dt = self.spec["train"], self.spec["data"]
+        self.device = resolve_device(device or tr["device"], f"--device {device}" if device else ("train", "device"))
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                  else os.cpu_count() or 1))
+        torch.manual_seed(tr["seed"])
+        self.data = load_data(dt, report.input.shape)
+        _check_data(report, self.data, first_sample(self.data.train, ("data", "dataset")), tr["loss"])
+        self.model = build_network(report.layers, report.input).to(self.device)
+        if tr["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.forward = torch.compile(self.model) if tr["compile"] else self.model
+        self.loss_name, self.loss_fn = make_loss(tr["loss"])
+        self.loss_fn = self.loss_fn.to(self.device)
+        self.optimizer = _make_optimizer(tr["optimizer"], self.model.parameters())
+        self.generator = torch.Generator()
+        self.loader = torch.utils.data.DataLoader(self.data.train, dt["batch_size"], shuffle=True,
+                                                  generator=self.generator, num_workers=dt["num_workers"],
+                                                  pin_memory=self.device.type == "cuda")
+        self.test_loader = torch.utils.data.DataLoader(self.data.test, dt["test_batch_size"],
+                                                       num_workers=dt["num_workers"])
+        self.sched_name, self.scheduler = _make_scheduler(tr.get("scheduler"), self.optimizer, len(self.loader),
+                                                          tr["epochs"])
+        amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tr["precision"])
+        self.autocast = partial(torch.autocast, self.device.type, dtype=amp) if amp else nullcontext
+        self.scaler = torch.amp.GradScaler(self.device.type) if tr["precision"] == "fp16" else None
+        self.rows: list[dict] = []
+        self.start = 0
+        self.best = None
+        if resume:
+            self.run_dir = resume
+            self._restore(checkpoint.load(os.path.join(resume, "last.pt")))
+        else:
+            self.run_dir = rundir.choose(self.spec["output"]["dir"])
+            self.spec["output"]["dir"] = self.run_dir
+            rundir.prepare(self.run_dir)
+            rundir.write_spec(self.run_dir, self.spec)
+        self.progress = Progress(stream, tr["epochs"])
+        self.writer = self._tensorboard()
+
+    def _restore(self, ckpt: dict) -> None:
+        self.model.load_state_dict(ckpt["state_dict"])
+        self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.scheduler is not None and ckpt.get("scheduler"):
+            self.scheduler.load_state_dict(ckpt["scheduler"])
+        if self.scaler is not None and ckpt.get("scaler"):
+            self.scaler.load_state_dict(ckpt["scaler"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        if self.device.type == "cuda" and ckpt["rng"].get("cuda"):
+            torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
+        self.rows, self.start, self.best = list(ckpt["metrics"]), ckpt["epoch"], ckpt.get("best")
+        rundir.write_metrics(self.run_dir, self.rows)  # drops the rows of an epoch cut short
+
+    def _tensorboard(self):
+        if not self.spec["output"]["tensorboard"]:
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(self.run_dir, purge_step=self.start + 1 if self.start else None)
+
+    def run(self) -> History:
+        tr = self.spec["train"]
+        history = History(self.run_dir, self.rows, self.best)
+        stop = tr.get("early_stop")
+        waited = 0
+        for epoch in range(self.start + 1, tr["epochs"] + 1):
+            row = self._epoch(epoch)
+            improved = self._save(epoch, row)
+            self.progress.epoch(row)
+            waited = 0 if improved else waited + 1
+            if stop and waited >= stop["patience"]:
+                self.progress.say(f"stopping early: no improvement for {waited} epochs")
+                history.stopped_early = True
+                break
+        history.best = self.best
+        if self.writer:
+            self.writer.close()
+        return history
+
+    def _epoch(self, epoch: int) -> dict:
+        t0 = time.perf_counter()
+        self.generator.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch)  # the order of each epoch
+        train_loss, n = self._train_pass(epoch)
+        train_s = time.perf_counter() - t0
+        result = run_eval(self.forward, self.test_loader, self.loss_fn, self.loss_name, len(self.data.classes),
+                          self.device, self.autocast)
+        if self.scheduler is not None and self.sched_name not in PER_BATCH_SCHEDULERS:
+            if self.sched_name == "ReduceLROnPlateau":
+                self.scheduler.step(result["loss"])
+            else:
+                self.scheduler.step()
+        return {"epoch": epoch, "train_loss": train_loss, "test_loss": result["loss"],
+                "test_accuracy": result["accuracy"], "lr": self.optimizer.param_groups[0]["lr"],
+                "seconds": round(time.perf_counter() - t0, 3), "images_per_s": round(n / max(train_s, 1e-9), 1)}
+
+    def _train_pass(self, epoch: int) -> tuple[float, int]:
+        self.model.train()
+        clip = self.spec["train"].get("grad_clip")
+        loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
+        bad = torch.full((), -1, device=self.device, dtype=torch.long)
+        n = 0
+        for i, (x, y) in enumerate(self.loader):
+            x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+            if self.spec["train"]["channels_last"] and x.dim() == 4:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with self.autocast():
+                out = self.forward(x)
+                loss = self.loss_fn(out, targets(y, out, self.loss_name))
+            self.optimizer.zero_grad(set_to_none=True)
+            self._step(loss, clip)
+            loss = loss.detach()
+            loss_sum += loss.double() * x.shape[0]
+            bad = torch.where((bad < 0) & ~torch.isfinite(loss), i, bad)
+            n += x.shape[0]
+            if self.progress.due():
+                self.progress.batch(epoch, i + 1, len(self.loader), (loss_sum / n).item())
+            if i % 100 == 99 or i == len(self.loader) - 1:
+                _stop_if_not_finite(bad, epoch)
+        return (loss_sum / max(n, 1)).item(), n
+
+    def _step(self, loss, clip) -> None:
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            if clip:
+                self.scaler.unscale_(self.optimizer)
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+            self.optimizer.step()
+        if self.scheduler is not None and self.sched_name in PER_BATCH_SCHEDULERS:
+            self.scheduler.step()
+
+    def _save(self, epoch: int, row: dict) -> bool:
+        """last.pt every epoch, best.pt when the test accuracy (or, without one, the loss) improves."""
+        self.rows.append(row)
+        score = row["test_accuracy"] if row["test_accuracy"] is not None else -row["test_loss"]
+        improved = self.best is None or score > self.best
+        self.best = score if improved else self.best
+        payload = {"format": checkpoint.FORMAT, "netspec_version": __version__,
+                   "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+                   "spec": self.spec, "classes": self.data.classes, "epoch": epoch,
+                   "optimizer": self.optimizer.state_dict(),
+                   "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+                   "scaler": self.scaler.state_dict() if self.scaler is not None else None,
+                   "rng": {"torch": torch.get_rng_state(),
+                           "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
+                   "metrics": self.rows, "best": self.best}
+        checkpoint.save(os.path.join(self.run_dir, "last.pt"), payload)
+        if improved:
+            checkpoint.save(os.path.join(self.run_dir, "best.pt"), payload)
+        rundir.write_metrics(self.run_dir, self.rows)
+        if self.writer:
+            for key, tag in (("train_loss", "loss/train"), ("test_loss", "loss/test"),
+                             ("test_accuracy", "accuracy/test"), ("lr", "lr")):
+                if row[key] is not None:
+                    self.writer.add_scalar(tag, row[key], epoch)
+            self.writer.flush()
+        return improved
+
+
+def _stop_if_not_finite(bad: torch.Tensor, epoch: int) -> None:
+    batch = int(bad.item())
+    if batch >= 0:
+        raise NetspecError(Problem(
+            f"the loss became NaN or infinite in epoch {epoch}, batch {batch + 1}; training stopped",
+            ("train", "optimizer"), ("lower the learning rate in train.optimizer, or set train.grad_clip",
+                                     "the checkpoints of the epochs before are kept")))
+
+
+def _check_data(report, data, sample, loss) -> None:
+    x, y = sample
+    want = tuple(report.input.shape)
+    if tuple(x.shape) != want:
+        raise NetspecError(Problem(
+            f"the data's samples are {list(x.shape)} but model.input is {list(want)}", ("model", "input"),
+            (f"set model.input to {list(x.shape)}, or add transforms (e.g. Resize, Grayscale) to data.transform",)))
+    loss_name = loss if isinstance(loss, str) else next(iter(loss))
+    out = report.output.shape
+    is_label = isinstance(y, int) or (isinstance(y, torch.Tensor) and not y.is_floating_point() and y.dim() == 0)
+    if is_label and loss_name != "PoissonNLLLoss" and out != (len(data.classes),):
+        last = report.layers[-1]
+        fix = (f"set the last layer's out_features to {len(data.classes)}" if "out_features" in last.args
+               else f"make the model's output (N, {len(data.classes)})")
+        raise NetspecError(Problem(f"the data has {len(data.classes)} classes but the model's output is "
+                                   f"(N, {', '.join(map(str, out))})", last.node.path, (fix,)))
+
+
+def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), device: str | None = None,
+          resume: str | None = None, stream: TextIO | None = None) -> History:
+    """Train a spec (path or dict), or resume the run in folder `resume`; returns the History."""
+    if resume:
+        if not os.path.isfile(os.path.join(resume, "spec.yaml")):
+            raise NetspecError(Problem(f"{resume} is not a run folder: it has no spec.yaml",
+                                       hints=("--resume takes the folder that `netspec train` printed",)))
+        doc = load(os.path.join(resume, "spec.yaml"))
+    elif spec is None:
+        raise NetspecError(Problem("train needs a spec or --resume RUN_DIR"))
+    else:
+        doc = load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
+    doc = ov.apply(doc, list(overrides))
+    try:
+        trainer = Trainer(doc, device, resume, stream)
+    except NetspecError as e:
+        e.problems, e.doc = [doc.place(p) for p in e.problems], e.doc or doc
+        raise
+    if trainer.start >= trainer.spec["train"]["epochs"]:
+        trainer.progress.say(f"{trainer.run_dir} has already trained {trainer.start} of "
+                             f"{trainer.spec['train']['epochs']} epochs; raise them with --set train.epochs=N")
+        return History(trainer.run_dir, trainer.rows, trainer.best)
+    trainer.progress.say(f"training {trainer.spec['name']} on {trainer.device} into {trainer.run_dir}")
+    try:
+        return trainer.run()
+    except KeyboardInterrupt:
+        done = len(trainer.rows)
+        raise Interrupted(Problem(f"interrupted: {done} epoch{'s' if done != 1 else ''} finished and saved in "
+                                  f"{trainer.run_dir}", hints=(f"go on with `netspec train --resume {trainer.run_dir}`",))
+                          ) from None
+    except NetspecError as e:
+        e.problems = [doc.place(p) for p in e.problems]
+        e.doc = e.doc or doc
+        raise
+
+
+class Interrupted(NetspecError):
+    """Ctrl-C: the checkpoints of finished epochs are consistent; exit status 130."""
+
+    exit_code = 130
