@@ -3,6 +3,7 @@
     import netspec
     report = netspec.check("specs/cifar.yaml")   # shapes, parameters, errors; no torch
     model = netspec.build("specs/cifar.yaml")    # a torch.nn.Module
+    history = netspec.train("specs/digits.yaml") # checkpoints and metrics in history.run_dir
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 __version__ = "0.1.0"
-__all__ = ["NetspecError", "Problem", "Report", "build", "check", "__version__"]
+__all__ = ["NetspecError", "Problem", "Report", "build", "check", "evaluate", "predict", "train", "__version__"]
 
 
 def build(spec) -> "nn.Module":
@@ -26,3 +27,24 @@ def build(spec) -> "nn.Module":
     if not report.valid:
         raise NetspecError(report.errors)
     return build_network(report.layers, report.input)
+
+
+def train(spec, overrides=None, device=None, resume=None, stream=None):
+    """Train a spec (path or dict) or resume a run folder; returns a History (run_dir, epochs, best)."""
+    from .runner import train as _train
+
+    return _train(spec, overrides or (), device, resume, stream)
+
+
+def evaluate(checkpoint: str, overrides=None, device=None) -> dict:
+    """loss, accuracy, per_class, confusion and classes of a checkpoint on its spec's test split."""
+    from .evaluate import evaluate as _evaluate
+
+    return _evaluate(checkpoint, overrides or (), device)
+
+
+def predict(checkpoint: str, images: list[str], top: int = 5) -> list[dict]:
+    """[{"image": path, "top": [{"class": name, "probability": p}, ...]}, ...] for image files."""
+    from .evaluate import predict as _predict
+
+    return _predict(checkpoint, list(images), top)
