@@ -1,0 +1,226 @@
+"""The in-memory data path: a dataset decoded once into one tensor, batches as index slices of it,
+and the transforms that have batched tensor equivalents applied to a whole batch at once.
+
+A data set that fits the memory budget never goes through PIL or a DataLoader again after
+loading; the others keep the standard DataLoader path (see runner.py).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.utils.data import Dataset, Subset
+
+from .data import Data, TensorData
+
+_FLOAT = (torch.float32, torch.float64)
+
+
+class MemorySplit:
+    """One split as two tensors: samples (uint8 images or float values) and labels."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        self.x, self.y = x, y
+
+    @property
+    def nbytes(self) -> int:
+        return self.x.numel() * self.x.element_size() + self.y.numel() * self.y.element_size()
+
+    def to(self, device) -> "MemorySplit":
+        return MemorySplit(self.x.to(device), self.y.to(device))
+
+
+def decode(dataset: Dataset, budget: int) -> MemorySplit | None:
+    """The split's raw samples in one tensor, or None when they do not fit `budget` bytes or differ in size."""
+    if isinstance(dataset, Subset):
+        whole = decode(dataset.dataset, budget * max(1, len(dataset.dataset)) // max(1, len(dataset)))
+        if whole is None:
+            return None
+        idx = torch.as_tensor(dataset.indices)
+        return MemorySplit(whole.x[idx], whole.y[idx])
+    if isinstance(dataset, TensorData):
+        return MemorySplit(dataset.x, dataset.y) if dataset.x.numel() * dataset.x.element_size() <= budget else None
+    data = getattr(dataset, "data", None)
+    targets = getattr(dataset, "targets", None)
+    if data is not None and targets is not None:  # torchvision's CIFAR and MNIST families
+        x = torch.as_tensor(data)
+        x = x.permute(0, 3, 1, 2) if x.dim() == 4 and x.shape[-1] in (1, 3) else x.unsqueeze(1)
+        if x.dtype != torch.uint8 or x.numel() > budget:
+            return None
+        return MemorySplit(x.contiguous(), torch.as_tensor(targets, dtype=torch.long))
+    return _decode_images(dataset, budget)
+
+
+def _decode_images(dataset: Dataset, budget: int) -> MemorySplit | None:
+    """Any dataset of PIL images (ImageFolder, FakeData): decoded once, kept when all sizes agree."""
+    from torchvision.transforms.functional import pil_to_tensor
+
+    saved, dataset.transform = getattr(dataset, "transform", None), None
+    try:
+        xs, ys, total = [], [], 0
+        for i in range(len(dataset)):
+            img, label = dataset[i]
+            t = pil_to_tensor(img)
+            total += t.numel()
+            if total > budget or (xs and t.shape != xs[0].shape):
+                return None
+            xs.append(t)
+            ys.append(int(label))
+        return MemorySplit(torch.stack(xs), torch.tensor(ys, dtype=torch.long)) if xs else None
+    finally:
+        dataset.transform = saved
+
+
+# Batched transforms. -----------------------------------------------------------------
+
+class _ToTensor:
+    def __call__(self, x, g):
+        return x.float().div_(255) if x.dtype == torch.uint8 else x
+
+
+class _Flip:
+    def __init__(self, p: float, dim: int):
+        self.p, self.dim = p, dim
+
+    def __call__(self, x, g):
+        flip = torch.rand(x.shape[0], generator=g).lt(self.p).to(x.device)
+        return torch.where(flip.view(-1, *[1] * (x.dim() - 1)), x.flip(self.dim), x)
+
+
+class _RandomCrop:
+    """torchvision's RandomCrop (padding, pad_if_needed) with one random offset per sample."""
+
+    def __init__(self, size, padding=None, pad_if_needed=False, fill=0, padding_mode="constant"):
+        self.h, self.w = (size, size) if isinstance(size, int) else tuple(size)
+        pad = padding if padding is not None else 0
+        pad = (pad,) * 4 if isinstance(pad, int) else tuple(pad) * 2 if len(pad) == 2 else tuple(pad)
+        self.pad = pad  # left, top, right, bottom
+        self.pad_if_needed, self.fill = pad_if_needed, fill
+        self.mode = {"constant": "constant", "edge": "replicate", "reflect": "reflect"}[padding_mode]
+
+    def _pad(self, x, left, top, right, bottom):
+        if not any((left, top, right, bottom)):
+            return x
+        if self.mode == "constant":
+            return torch.nn.functional.pad(x, (left, right, top, bottom), value=self.fill)
+        return torch.nn.functional.pad(x.float(), (left, right, top, bottom), mode=self.mode).to(x.dtype)
+
+    def __call__(self, x, g):
+        x = self._pad(x, *self.pad)
+        if self.pad_if_needed:
+            dh, dw = max(0, self.h - x.shape[-2]), max(0, self.w - x.shape[-1])
+            x = self._pad(x, dw, dh, dw, dh)
+        n, hp, wp = x.shape[0], x.shape[-2], x.shape[-1]
+        top = torch.randint(0, hp - self.h + 1, (n,), generator=g).to(x.device)
+        left = torch.randint(0, wp - self.w + 1, (n,), generator=g).to(x.device)
+        rows = (top[:, None] + torch.arange(self.h, device=x.device))[:, None, :, None]
+        cols = (left[:, None] + torch.arange(self.w, device=x.device))[:, None, None, :]
+        batch = torch.arange(n, device=x.device)[:, None, None, None]
+        chans = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+        return x[batch, chans, rows, cols]
+
+
+class _Whole:
+    """A deterministic torchvision transform that works on a batch as it does on one tensor image."""
+
+    def __init__(self, transform):
+        self.transform = transform
+
+    def __call__(self, x, g):
+        return self.transform(x)
+
+
+class BatchTransform:
+    """A list of transform entries as batch operations; `of()` gives None if any has no batched form."""
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        for step in self.steps:
+            x = step(x, g)
+        return x if x.dtype in _FLOAT else x.float().div_(255)
+
+    @classmethod
+    def of(cls, entries: list) -> "BatchTransform | None":
+        import torchvision.transforms as T
+
+        steps = []
+        for entry in entries:
+            name, value = (entry, None) if isinstance(entry, str) else next(iter(entry.items()))
+            if name not in _MAIN:
+                return None
+            if isinstance(value, dict):
+                kwargs = dict(value)
+            else:
+                kwargs = {} if value is None else {_MAIN[name]: value}
+            step = _step(T, name, kwargs)
+            if step is None:
+                return None
+            steps.append(step)
+        return cls(steps)
+
+
+_MAIN = {"Normalize": "mean", "Resize": "size", "CenterCrop": "size", "RandomCrop": "size", "Pad": "padding",
+         "Grayscale": "num_output_channels", "RandomHorizontalFlip": "p", "RandomVerticalFlip": "p",
+         "ToTensor": None}
+
+
+def _step(T, name: str, kwargs: dict):
+    lists = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
+    if name == "ToTensor":
+        return _ToTensor()
+    if name in ("RandomHorizontalFlip", "RandomVerticalFlip"):
+        return _Flip(lists.get("p", 0.5), -1 if name == "RandomHorizontalFlip" else -2)
+    if name == "RandomCrop":
+        if lists.get("padding_mode", "constant") not in ("constant", "edge", "reflect"):
+            return None
+        return _RandomCrop(**lists)
+    if name in ("Normalize", "Resize", "CenterCrop", "Pad", "Grayscale"):
+        if name == "Pad" and lists.get("padding_mode", "constant") == "symmetric":
+            return None
+        return _Whole(getattr(T, name)(**lists))
+    return None
+
+
+# Loading. -------------------------------------------------------------------------------
+
+class MemoryLoader:
+    """Batches of a MemorySplit as index slices, shuffled by a generator, transformed per batch."""
+
+    def __init__(self, split: MemorySplit, batch_size: int, transform: BatchTransform, device,
+                 shuffle: bool = False, generator: torch.Generator | None = None):
+        self.split, self.batch_size, self.transform, self.device = split, batch_size, transform, device
+        self.shuffle, self.generator = shuffle, generator or torch.Generator()
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split.y) / self.batch_size)
+
+    def __iter__(self):
+        n = len(self.split.y)
+        order = torch.randperm(n, generator=self.generator).to(self.split.x.device) if self.shuffle else None
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                x, y = self.split.x[start: start + self.batch_size], self.split.y[start: start + self.batch_size]
+            else:
+                idx = order[start: start + self.batch_size]
+                x, y = self.split.x[idx], self.split.y[idx]
+            x = x.to(self.device, non_blocking=True)
+            yield self.transform(x, self.generator), y.to(self.device, non_blocking=True)
+
+
+def memory_loaders(data: Data, spec_data: dict, device, generator: torch.Generator):
+    """(train loader, test loader) on the in-memory path, or None when the data must stream."""
+    budget = int(spec_data.get("memory_budget_mb", 2048)) * (1 << 20)
+    train_tf = BatchTransform.of(spec_data.get("augment", []) + spec_data.get("transform", ["ToTensor"]))
+    test_tf = BatchTransform.of(spec_data.get("transform", ["ToTensor"]))
+    if budget <= 0 or train_tf is None or test_tf is None:
+        return None
+    train = decode(data.train, budget)
+    test = decode(data.test, budget - (train.nbytes if train else 0))
+    if train is None or test is None:
+        return None
+    if device.type == "cuda":  # GPU-resident data: batches never cross the bus
+        train, test = train.to(device), test.to(device)
+    return (MemoryLoader(train, spec_data["batch_size"], train_tf, device, True, generator),
+            MemoryLoader(test, spec_data["test_batch_size"], test_tf, device))
