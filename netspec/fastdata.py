@@ -185,6 +185,19 @@ def _step(T, name: str, kwargs: dict):
 
 # Loading. -------------------------------------------------------------------------------
 
+class EpochOrder(torch.utils.data.Sampler):
+    """The streaming path's order: the same permutation of the same generator as MemoryLoader's."""
+
+    def __init__(self, n: int, generator: torch.Generator):
+        self.n, self.generator = n, generator
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        return iter(torch.randperm(self.n, generator=self.generator).tolist())
+
+
 class MemoryLoader:
     """Batches of a MemorySplit as index slices, shuffled by a generator, transformed per batch."""
 

@@ -92,6 +92,7 @@ class Trainer:
     def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None):
         from .builder import build_network
         from .data import first_sample, load_data
+        from .fastdata import memory_loaders
         from .device import resolve_device
         from .progress import Progress
 
@@ -113,12 +114,10 @@ class Trainer:
         self.loss_name, self.loss_fn = make_loss(tr["loss"])
         self.loss_fn = self.loss_fn.to(self.device)
         self.optimizer = _make_optimizer(tr["optimizer"], self.model.parameters())
-        self.generator = torch.Generator()
-        self.loader = torch.utils.data.DataLoader(self.data.train, dt["batch_size"], shuffle=True,
-                                                  generator=self.generator, num_workers=dt["num_workers"],
-                                                  pin_memory=self.device.type == "cuda")
-        self.test_loader = torch.utils.data.DataLoader(self.data.test, dt["test_batch_size"],
-                                                       num_workers=dt["num_workers"])
+        # reseeded every epoch: the data order and batched augmentation, and the loader workers' seeds
+        self.generator, self.worker_seeds = torch.Generator(), torch.Generator()
+        self.loader, self.test_loader = memory_loaders(self.data, dt, self.device, self.generator) or \
+            _stream_loaders(self.data, dt, self.device, self.generator, self.worker_seeds)
         self.sched_name, self.scheduler = _make_scheduler(tr.get("scheduler"), self.optimizer, len(self.loader),
                                                           tr["epochs"])
         amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tr["precision"])
@@ -180,6 +179,7 @@ class Trainer:
     def _epoch(self, epoch: int) -> dict:
         t0 = time.perf_counter()
         self.generator.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch)  # the order of each epoch
+        self.worker_seeds.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 500_000)
         train_loss, n = self._train_pass(epoch)
         train_s = time.perf_counter() - t0
         result = run_eval(self.forward, self.test_loader, self.loss_fn, self.loss_name, len(self.data.classes),
@@ -260,6 +260,21 @@ class Trainer:
                     self.writer.add_scalar(tag, row[key], epoch)
             self.writer.flush()
         return improved
+
+
+def _stream_loaders(data, dt: dict, device, generator, worker_seeds):
+    """The standard path for data too big for memory, or with transforms that need PIL."""
+    from .fastdata import EpochOrder
+
+    workers = dt["num_workers"]
+    # The workers' seeds come from a generator of the epoch too (not the global RNG, which dropout
+    # uses): every epoch is the same whether the run was resumed or not.
+    train = torch.utils.data.DataLoader(data.train, dt["batch_size"], sampler=EpochOrder(len(data.train), generator),
+                                        generator=worker_seeds, num_workers=workers,
+                                        pin_memory=device.type == "cuda")
+    test = torch.utils.data.DataLoader(data.test, dt["test_batch_size"], num_workers=workers,
+                                       pin_memory=device.type == "cuda")
+    return train, test
 
 
 def _stop_if_not_finite(bad: torch.Tensor, epoch: int) -> None:

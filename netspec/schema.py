@@ -118,6 +118,9 @@ def _sections() -> dict:
                 "batch_size": count, "test_batch_size": count,
                 "val_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
                 "num_workers": {"type": "integer", "minimum": 0},
+                "memory_budget_mb": {"type": "integer", "minimum": 0,
+                                     "description": "data up to this size is decoded once and kept in memory "
+                                                    "(default 2048; 0 streams it from disk every epoch)"},
             },
         },
         "train": {
