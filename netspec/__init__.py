@@ -29,7 +29,7 @@ def build(spec) -> "nn.Module":
     return build_network(report.layers, report.input)
 
 
-def train(spec, overrides=None, device=None, resume=None, stream=None):
+def train(spec=None, overrides=None, device=None, resume=None, stream=None):
     """Train a spec (path or dict) or resume a run folder; returns a History (run_dir, epochs, best)."""
     from .runner import train as _train
 
@@ -38,13 +38,13 @@ def train(spec, overrides=None, device=None, resume=None, stream=None):
 
 def evaluate(checkpoint: str, overrides=None, device=None) -> dict:
     """loss, accuracy, per_class, confusion and classes of a checkpoint on its spec's test split."""
-    from .evaluate import evaluate as _evaluate
+    from .evaluation import evaluate as _evaluate
 
     return _evaluate(checkpoint, overrides or (), device)
 
 
 def predict(checkpoint: str, images: list[str], top: int = 5) -> list[dict]:
     """[{"image": path, "top": [{"class": name, "probability": p}, ...]}, ...] for image files."""
-    from .evaluate import predict as _predict
+    from .evaluation import predict as _predict
 
     return _predict(checkpoint, list(images), top)

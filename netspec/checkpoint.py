@@ -11,6 +11,8 @@ import torch
 from .errors import NetspecError, Problem
 
 FORMAT = "netspec-checkpoint/1"
+_OTHER = ("use the run's other checkpoint (last.pt or best.pt), or train again",)
+_NOT_OURS = ("netspec reads the last.pt and best.pt files that `netspec train` writes in a run folder",)
 
 
 def atomic_write(path: str, write) -> None:
@@ -54,17 +56,22 @@ def load(path: str) -> dict:
     if not os.path.isfile(path):
         raise NetspecError(Problem(f"no such checkpoint: {path}" if not os.path.exists(path)
                                    else f"{path} is not a file", hints=("a run folder holds last.pt and best.pt",)))
+    if os.path.getsize(path) == 0:
+        raise NetspecError(Problem(f"{path} is empty (an interrupted copy?)", hints=_OTHER))
+    with open(path, "rb") as f:
+        zipped = f.read(4) == b"PK\x03\x04"
+    if not zipped:  # torch.save writes zip archives; anything else is not ours
+        raise NetspecError(Problem(f"{path} is not a netspec checkpoint (nor any PyTorch checkpoint); "
+                                   "nothing in it was run", hints=_NOT_OURS))
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
         raise NetspecError(Problem(
             f"{path} was refused: it holds Python objects or code, which a netspec checkpoint never does; "
             "nothing in it was run", hints=("only load checkpoints that netspec wrote",))) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError) as e:
-        raise NetspecError(Problem(f"{path} is corrupt or truncated and cannot be read ({type(e).__name__})",
-                                   hints=("use the run's other checkpoint (last.pt or best.pt), or train again",))
-                           ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError):
+        raise NetspecError(Problem(f"{path} is damaged or cut short (an interrupted copy?) and cannot be read",
+                                   hints=_OTHER)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise NetspecError(Problem(f"{path} is not a netspec checkpoint",
-                                   hints=("netspec reads the last.pt and best.pt files that `netspec train` writes",)))
+        raise NetspecError(Problem(f"{path} is not a netspec checkpoint", hints=_NOT_OURS))
     return ckpt

@@ -146,7 +146,7 @@ def _train(args, out: TextIO, err: TextIO) -> int:
 
 
 def _eval(args, out: TextIO, err: TextIO) -> int:
-    from .evaluate import evaluate
+    from .evaluation import evaluate
     from .render import dumps, eval_text
 
     result = evaluate(args.checkpoint, args.overrides, args.device)
@@ -155,7 +155,7 @@ def _eval(args, out: TextIO, err: TextIO) -> int:
 
 
 def _predict(args, out: TextIO, err: TextIO) -> int:
-    from .evaluate import predict
+    from .evaluation import predict
     from .render import dumps, predict_text
 
     if args.top < 1:

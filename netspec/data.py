@@ -129,12 +129,11 @@ def _torchvision(name: str, args: dict, train_tf, test_tf):
     try:
         train = local(root, train=True, transform=train_tf, download=download)
         test = local(root, train=False, transform=test_tf, download=False)
-    except (RuntimeError, OSError) as e:
+    except (RuntimeError, OSError):
         how = "it could not be downloaded (no network?)" if download else "data.download is false"
         raise NetspecError(Problem(
             f"the {name} files are not in {os.path.join(root, folder)} and {how}", ("data", "root"),
-            (f"put {source} there (unpacked), or set data.root to where they are",
-             f"details: {str(e).splitlines()[0][:200]}"))) from None
+            (f"put {source} there (unpacked), or set data.root to where they are",))) from None
     return train, test, list(train.classes)
 
 

@@ -16,8 +16,9 @@ def resolve_device(name: str, where: tuple | str = _WHERE) -> torch.device:
     try:
         return _resolve(name)
     except NetspecError as e:
-        if isinstance(where, str):
-            e.problems = [p.at(where, None, None) for p in e.problems]
+        if isinstance(where, str):  # a command-line option: say what to type there
+            e.problems = [Problem(p.message.replace("set train.device to", "use --device"), (), p.hints)
+                          .at(where, None, None) for p in e.problems]
         else:
             e.problems = [Problem(p.message, where, p.hints) for p in e.problems]
         raise

@@ -51,7 +51,8 @@ class Document:
         if problem.line is not None or problem.file:
             return problem
         for path, where in self.overrides.items():
-            if tuple(problem.path[: len(path)]) == path:
+            n = min(len(path), len(problem.path))
+            if n and tuple(problem.path[:n]) == path[:n]:  # at, inside or above what the --set wrote
                 return problem.at(where, None, None)
         line, col = self.locate(problem.path, problem.at_key)
         return problem.at(self.file, line, col)

@@ -17,7 +17,7 @@ from . import overrides as ov
 from .catalog import PER_BATCH_SCHEDULERS
 from .compiler import check
 from .errors import NetspecError, Problem, did_you_mean
-from .evaluate import run_eval, targets
+from .evaluation import run_eval, targets
 from .loader import Document, load
 
 TRAIN_DEFAULTS = {"epochs": 10, "optimizer": {"Adam": {"lr": 0.001}}, "loss": "CrossEntropyLoss",
@@ -99,11 +99,13 @@ class Trainer:
         report = check(doc)
         if not report.valid:
             raise NetspecError(report.errors)
-        self.spec = resolved(doc.data, os.path.splitext(os.path.basename(doc.file))[0] or "run")
+        stem = os.path.splitext(os.path.basename(doc.file))[0]
+        self.spec = resolved(doc.data, stem if stem and not stem.startswith("<") else "run")
         tr, dt = self.spec["train"], self.spec["data"]
         self.device = resolve_device(device or tr["device"], f"--device {device}" if device else ("train", "device"))
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                  else os.cpu_count() or 1))
+        if not os.environ.get("OMP_NUM_THREADS"):  # a user's own thread setting wins
+            torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                      else os.cpu_count() or 1))
         torch.manual_seed(tr["seed"])
         self.data = load_data(dt, report.input.shape)
         _check_data(report, self.data, first_sample(self.data.train, ("data", "dataset")), tr["loss"])
@@ -127,7 +129,7 @@ class Trainer:
         self.start = 0
         self.best = None
         if resume:
-            self.run_dir = resume
+            self.run_dir = self.spec["output"]["dir"] = resume
             self._restore(checkpoint.load(os.path.join(resume, "last.pt")))
         else:
             self.run_dir = rundir.choose(self.spec["output"]["dir"])
@@ -178,6 +180,7 @@ class Trainer:
 
     def _epoch(self, epoch: int) -> dict:
         t0 = time.perf_counter()
+        lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trains at
         self.generator.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch)  # the order of each epoch
         self.worker_seeds.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 500_000)
         train_loss, n = self._train_pass(epoch)
@@ -190,7 +193,7 @@ class Trainer:
             else:
                 self.scheduler.step()
         return {"epoch": epoch, "train_loss": train_loss, "test_loss": result["loss"],
-                "test_accuracy": result["accuracy"], "lr": self.optimizer.param_groups[0]["lr"],
+                "test_accuracy": result["accuracy"], "lr": lr,
                 "seconds": round(time.perf_counter() - t0, 3), "images_per_s": round(n / max(train_s, 1e-9), 1)}
 
     def _train_pass(self, epoch: int) -> tuple[float, int]:
@@ -249,10 +252,12 @@ class Trainer:
                    "rng": {"torch": torch.get_rng_state(),
                            "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
                    "metrics": self.rows, "best": self.best}
-        checkpoint.save(os.path.join(self.run_dir, "last.pt"), payload)
-        if improved:
+        if improved:  # best.pt first: a kill between the two writes redoes this epoch and both files
             checkpoint.save(os.path.join(self.run_dir, "best.pt"), payload)
+        checkpoint.save(os.path.join(self.run_dir, "last.pt"), payload)
         rundir.write_metrics(self.run_dir, self.rows)
+        if epoch == self.start + 1 and self.start:  # a resumed run keeps its --set (e.g. more epochs)
+            rundir.write_spec(self.run_dir, self.spec)
         if self.writer:
             for key, tag in (("train_loss", "loss/train"), ("test_loss", "loss/test"),
                              ("test_accuracy", "accuracy/test"), ("lr", "lr")):
@@ -282,7 +287,7 @@ def _stop_if_not_finite(bad: torch.Tensor, epoch: int) -> None:
     if batch >= 0:
         raise NetspecError(Problem(
             f"the loss became NaN or infinite in epoch {epoch}, batch {batch + 1}; training stopped",
-            ("train", "optimizer"), ("lower the learning rate in train.optimizer, or set train.grad_clip",
+            ("train", "optimizer"), ("lower the learning rate in train.optimizer, or set train.grad_clip (e.g. 1.0)",
                                      "the checkpoints of the epochs before are kept")))
 
 
@@ -324,7 +329,7 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         raise
     if trainer.start >= trainer.spec["train"]["epochs"]:
         trainer.progress.say(f"{trainer.run_dir} has already trained {trainer.start} of "
-                             f"{trainer.spec['train']['epochs']} epochs; raise them with --set train.epochs=N")
+                             f"{trainer.spec['train']['epochs']} epochs; to train more, add --set train.epochs=N")
         return History(trainer.run_dir, trainer.rows, trainer.best)
     trainer.progress.say(f"training {trainer.spec['name']} on {trainer.device} into {trainer.run_dir}")
     try:

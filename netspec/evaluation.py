@@ -90,39 +90,59 @@ def evaluate(path: str, overrides: list[str] | tuple = (), device: str | None = 
 
 def predict(path: str, images: list[str], top: int = 5, device: str = "cpu") -> list[dict]:
     """The most likely classes of each image, by name, with probabilities."""
-    from .data import transforms
-
     model, ckpt, report = load_model(path, device)
-    spec = ckpt["spec"]
-    shape = report.input.shape
-    tf = transforms(spec.get("data", {}).get("transform", ["ToTensor"]), ("data", "transform"), images=False)
+    prepare = _preparation(ckpt["spec"].get("data", {}), report.input.shape)
     classes = ckpt.get("classes") or [str(i) for i in range(report.layers[-1].output.shape[-1])]
     results = []
     for image in images:
-        x = _image_tensor(image, shape)
-        x = tf(x) if tf else x
+        x = prepare(image)
         with torch.no_grad():
             probs = torch.softmax(model(x.unsqueeze(0).to(device)).float(), dim=-1)[0].cpu()
-        k = min(top, probs.numel())
-        p, idx = probs.topk(k)
+        p, idx = probs.topk(min(top, probs.numel()))
         results.append({"image": image, "top": [{"class": classes[i] if i < len(classes) else str(i),
                                                  "probability": float(v)} for v, i in zip(p.tolist(), idx.tolist())]})
     return results
 
 
-def _image_tensor(path: str, shape: tuple[int, ...]) -> torch.Tensor:
-    """An image file as a float tensor in [0, 1] of the model's channels and size."""
-    from PIL import Image, UnidentifiedImageError
+_SIZING = ("Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop")
+
+
+def _preparation(data: dict, shape: tuple[int, ...]):
+    """image path -> tensor, as the spec's test transform prepares its data's images."""
     import torchvision.transforms.functional as F
+
+    from .data import dataset_spec, transforms
 
     if len(shape) != 3 or shape[0] not in (1, 3, 4):
         raise NetspecError(Problem(f"predict works on image models, but this model's input is {list(shape)}"))
+    entries = data.get("transform", ["ToTensor"])
+    pictures = dataset_spec(data)[0] not in ("npz", "digits")  # the transform starts from a picture
+    tf = transforms(entries, ("data", "transform"), images=pictures)
+    sizes = any((e if isinstance(e, str) else next(iter(e))) in _SIZING for e in entries)
+
+    def prepare(image: str) -> torch.Tensor:
+        img = _open(image, shape[0])
+        if not (pictures and sizes):  # nothing in the transform sizes it: fit it to model.input
+            img = img.resize((shape[2], shape[1]))
+        x = tf(img) if pictures and tf else F.to_tensor(img)
+        x = x if pictures or tf is None else tf(x)
+        if tuple(x.shape) != tuple(shape):
+            raise NetspecError(Problem(f"the spec's data.transform turns {image} into {list(x.shape)}, but the "
+                                       f"model's input is {list(shape)}",
+                                       hints=("add a Resize to data.transform",)))
+        return x
+    return prepare
+
+
+def _open(path: str, channels: int):
+    """An image file in the model's colour mode (grey, RGB or RGBA), whatever its own format."""
+    from PIL import Image, UnidentifiedImageError
+
     if not os.path.isfile(path):
         raise NetspecError(Problem(f"no such image: {path}"))
     try:
         with Image.open(path) as img:
-            img = img.convert({1: "L", 3: "RGB", 4: "RGBA"}[shape[0]]).resize((shape[2], shape[1]))
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise NetspecError(Problem(f"{path} cannot be read as an image ({type(e).__name__})",
-                                   hints=("use a PNG, JPEG, BMP, GIF or another format Pillow reads",))) from None
-    return F.to_tensor(img)
+            return img.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise NetspecError(Problem(f"{path} cannot be read as an image",
+                                   hints=("use a PNG, JPEG, BMP, GIF or another common image format",))) from None
