@@ -85,6 +85,10 @@ class LayerType:
         return {n: (None if a.default is REQUIRED else a.default) for n, a in self.args.items()}
 
 
+def channels(n: int) -> str:
+    return f"{n} channel" if n == 1 else f"{n} channels"
+
+
 def fmt(shape: tuple[int, ...]) -> str:
     """(3, 32, 32) -> "(N, 3, 32, 32)"."""
     return "(" + ", ".join(["N", *map(str, shape)]) + ")"

@@ -77,7 +77,9 @@ def resolve(data: dict) -> list[Node]:
             else:
                 node_name = _auto_name(lt.name, counts, taken)
             taken.add(node_name)
-            nodes.append(Node(len(nodes), node_name, lt, given, path, args_path, (len(nodes) - 1,)))
+            # a layer of two inputs (Bilinear) given one takes it as both
+            inputs = (len(nodes) - 1,) * lt.inputs[1] if lt.inputs == (1, 2) else (len(nodes) - 1,)
+            nodes.append(Node(len(nodes), node_name, lt, given, path, args_path, inputs))
     return nodes
 
 

@@ -80,8 +80,9 @@ def label(path: Path, value=None) -> str:
     for i in range(len(path) - 1, 0, -1):
         if isinstance(path[i], str) and path[i] in table and isinstance(path[i - 1], int):
             rest = format_path(path[i + 1:])
-            if not rest and table[path[i]].main and not isinstance(value, dict):
-                rest = table[path[i]].main  # the short form `- MaxPool2d: 2` sets the main argument
+            main = table[path[i]].main
+            if main and (not rest and not isinstance(value, dict) or rest.startswith("[")):
+                rest = main + rest  # the short form `- MaxPool2d: 2` sets the main argument
             return f"{path[i]}'s {rest}" if rest else f"the value beside {path[i]}"
     return format_path(path) or "the spec"
 

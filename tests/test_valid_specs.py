@@ -16,10 +16,6 @@ BATCH = 2
 
 # Specs the checker accepts but the built module cannot run yet. Strict: a fix turns the xfail into
 # a failure, and the name comes off this list.
-KNOWN_BUILD_BUGS = {
-    "bilinear_single_input": "the checker reads one input as both of Bilinear's, but the built "
-                             "torch.nn.Bilinear is called with one argument (TypeError: missing 'input2')",
-}
 
 
 def _rel(path: Path) -> str:
@@ -45,8 +41,7 @@ def test_enough_valid_specs():
 
 
 @pytest.mark.parametrize("path", [
-    pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUILD_BUGS[p.stem]))
-    if p.stem in KNOWN_BUILD_BUGS else p for p in SPECS], ids=_rel)
+    p for p in SPECS], ids=_rel)
 def test_torch_agrees_with_the_checker(path: Path):
     report = netspec.check(_rel(path))
     assert report.valid, [p.message for p in report.errors]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..registry import (Args, LayerType, Out, ShapeError, Tensor, boolean, choice, inplace, integer, number)
-from .common import norm_dim
+from .common import batched, norm_dim
 
 
 def _same(a: Args, x: Tensor) -> Out:
@@ -33,6 +33,13 @@ def _rrelu(a: Args, x: Tensor) -> Out:
     return Out(x.shape)
 
 
+def _celu(a: Args, x: Tensor) -> Out:
+    if a["alpha"] == 0:
+        raise ShapeError("CELU divides by alpha, so alpha cannot be 0",
+                         ["use alpha: 1.0 (the default), or any number other than 0"], arg="alpha")
+    return Out(x.shape)
+
+
 def _glu(a: Args, x: Tensor) -> Out:
     d = norm_dim("GLU", "dim", a["dim"], x)
     if d == 0:
@@ -57,8 +64,8 @@ def _softmax2d(a: Args, x: Tensor) -> Out:
     return Out(x.shape)
 
 
-def _act(name, summary, args=None, main=None, rule=_same) -> LayerType:
-    return LayerType(name, args or {}, rule, main=main, summary=summary)
+def _act(name, summary, args=None, main=None, rule=_same, stricter="") -> LayerType:
+    return LayerType(name, args or {}, rule, main=main, summary=summary, stricter=stricter)
 
 
 _INPLACE = {"inplace": inplace()}
@@ -75,7 +82,7 @@ LAYERS = [
     _act("ELU", "exponential linear unit", {"alpha": number(1.0), "inplace": inplace()}, main="alpha"),
     _act("SELU", "scaled exponential linear unit", _INPLACE),
     _act("CELU", "continuously differentiable ELU",
-         {"alpha": number(1.0), "inplace": inplace()}, main="alpha"),
+         {"alpha": number(1.0), "inplace": inplace()}, main="alpha", rule=_celu),
     _act("GELU", "Gaussian error linear unit", {"approximate": choice("none", "none", "tanh")},
          main="approximate"),
     _act("SiLU", "x * sigmoid(x), also called swish", _INPLACE),
@@ -95,10 +102,12 @@ LAYERS = [
     _act("Threshold", "x where x > threshold, else value",
          {"threshold": number(), "value": number(), "inplace": inplace()}),
     _act("LogSigmoid", "log(sigmoid(x))"),
-    _act("GLU", "gated linear unit: halves dimension dim", {"dim": integer(-1)}, main="dim", rule=_glu),
+    _act("GLU", "gated linear unit: halves dimension dim", {"dim": integer(-1)}, main="dim", rule=_glu,
+         stricter="dim 0 would halve the batch dimension N; torch allows it when the batch is even"),
     _act("Softmax", "softmax over dimension dim (N is 0; 1 is the class dimension)",
          {"dim": integer(1)}, main="dim", rule=_softmax),
     _act("LogSoftmax", "log of softmax over dimension dim", {"dim": integer(1)}, main="dim", rule=_softmax),
     _act("Softmin", "softmin over dimension dim", {"dim": integer(1)}, main="dim", rule=_softmax),
-    _act("Softmax2d", "softmax over the channels of (N, C, H, W)", rule=_softmax2d),
+    _act("Softmax2d", "softmax over the channels of (N, C, H, W)", rule=_softmax2d,
+         stricter=batched("(N, C, H, W)")),
 ]

@@ -17,6 +17,12 @@ def layout(d: int, channels: bool = True) -> str:
     return "(" + ", ".join(["N"] + (["C"] if channels else []) + list(SPATIAL[d])) + ")"
 
 
+def batched(expected: str) -> str:
+    """The `stricter` note of a layer that takes only batched input, e.g. batched("(N, C, H, W)")."""
+    return (f"the input must be batched, {expected}; torch would also read one dimension less "
+            f"as one unbatched sample")
+
+
 def need_rank(layer: str, x: Tensor, ranks: set[int] | range, expected: str) -> None:
     """Refuse an input whose number of dimensions the layer cannot take."""
     if len(x.shape) not in ranks:

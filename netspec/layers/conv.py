@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from math import prod
 
-from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, boolean, choice, integer, ints
-from .common import conv_out, even_split, layout, need_rank, ntuple, too_small
+from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, boolean, channels, choice, integer, ints
+from .common import batched, conv_out, even_split, layout, need_rank, ntuple, too_small
 
 
 def _padding(n: int) -> Arg:
@@ -15,7 +15,7 @@ def _padding(n: int) -> Arg:
 
 
 def _channels(layer: str, a: Args, x: Tensor) -> int:
-    c_in = a.infer("in_channels", x.shape[0], x, f"{x.shape[0]} channels")
+    c_in = a.infer("in_channels", x.shape[0], x, channels(x.shape[0]))
     even_split(layer, "groups", c_in, a["groups"], "in_channels")
     even_split(layer, "groups", a["out_channels"], a["groups"], "out_channels")
     return c_in
@@ -102,11 +102,13 @@ def _conv_args(d: int, transpose: bool) -> dict[str, Arg]:
 
 
 LAYERS = [
-    LayerType(f"Conv{d}d", _conv_args(d, False), _conv_rule(d), main="out_channels",
+    LayerType(f"Conv{d}d", _conv_args(d, False), _conv_rule(d), main="out_channels", stricter=batched(layout(d)),
               summary=f"{d}-D convolution over {layout(d)}")
     for d in (1, 2, 3)
 ] + [
     LayerType(f"ConvTranspose{d}d", _conv_args(d, True), _conv_transpose_rule(d), main="out_channels",
+              stricter=batched(layout(d)) + "; and an output size of 0 is an error, where torch returns an "
+              "empty tensor",
               summary=f"{d}-D transposed convolution over {layout(d)}")
     for d in (1, 2, 3)
 ]

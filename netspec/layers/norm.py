@@ -3,11 +3,17 @@ from __future__ import annotations
 
 from math import prod
 
-from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, fmt, int_list, integer, number
-from .common import even_split, layout, need_rank, ntuple
+from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, channels, fmt, int_list, integer, number
+from .common import batched, even_split, layout, need_rank, ntuple
 
 _ANY = range(1, 64)
 _STRICT = "a given num_features must equal the input's channels even when torch would only warn"
+_TRAILING_STRICT = "normalized_shape may not reach into the batch dimension N; torch allows it"
+
+
+def _instance_strict(d: int) -> str:
+    return (batched(layout(d)) + "; " + _STRICT + "; and one value per channel is an error even with "
+            "track_running_stats, where torch fails only in training")
 
 
 def _batch_rule(d: int):
@@ -16,7 +22,7 @@ def _batch_rule(d: int):
 
     def rule(a: Args, x: Tensor) -> Out:
         need_rank(a.layer, x, ranks, shape)
-        c = a.infer("num_features", x.shape[0], x, f"{x.shape[0]} channels")
+        c = a.infer("num_features", x.shape[0], x, channels(x.shape[0]))
         return Out(x.shape, 2 * c if a["affine"] else 0)
     return rule
 
@@ -24,7 +30,12 @@ def _batch_rule(d: int):
 def _instance_rule(d: int):
     def rule(a: Args, x: Tensor) -> Out:
         need_rank(a.layer, x, {d + 1}, layout(d))
-        c = a.infer("num_features", x.shape[0], x, f"{x.shape[0]} channels")
+        c = a.infer("num_features", x.shape[0], x, channels(x.shape[0]))
+        if prod(x.shape[1:]) == 1:
+            raise ShapeError(f"{a.layer} normalizes each channel of each sample over its own values, but its "
+                             f"input {fmt(x.shape)} has only one value per channel, so training fails",
+                             ["put it before the layer that shrinks the input to one value per channel, "
+                              "or use BatchNorm instead"])
         return Out(x.shape, 2 * c if a["affine"] else 0)
     return rule
 
@@ -49,7 +60,7 @@ def _trailing_rule(weights_per_element):
 
 def _group(a: Args, x: Tensor) -> Out:
     need_rank("GroupNorm", x, _ANY, "(N, C, *)")
-    c = a.infer("num_channels", x.shape[0], x, f"{x.shape[0]} channels")
+    c = a.infer("num_channels", x.shape[0], x, channels(x.shape[0]))
     even_split("GroupNorm", "num_groups", c, a["num_groups"], "num_channels")
     return Out(x.shape, 2 * c if a["affine"] else 0)
 
@@ -73,22 +84,24 @@ LAYERS = [
               stricter=_STRICT)
     for d in (1, 2, 3)
 ] + [
-    LayerType(f"InstanceNorm{d}d", _instance_args(), _instance_rule(d), stricter=_STRICT,
+    LayerType(f"InstanceNorm{d}d", _instance_args(), _instance_rule(d), stricter=_instance_strict(d),
               summary="instance normalization, per sample and channel")
     for d in (1, 2, 3)
 ] + [
     LayerType("LayerNorm", {"normalized_shape": int_list(inferred=True), "eps": number(1e-5, exclusive_minimum=0),
                             "elementwise_affine": boolean(True), "bias": boolean(True)},
-              _trailing_rule(lambda a: 2 if a["bias"] else 1), main="normalized_shape",
+              _trailing_rule(lambda a: 2 if a["bias"] else 1), main="normalized_shape", stricter=_TRAILING_STRICT,
               summary="layer normalization over the last dimension(s); by default the last one"),
     LayerType("RMSNorm", {"normalized_shape": int_list(inferred=True),
                           "eps": number(None, exclusive_minimum=0, null=True),
                           "elementwise_affine": boolean(True)},
-              _trailing_rule(lambda a: 1), main="normalized_shape",
+              _trailing_rule(lambda a: 1), main="normalized_shape", stricter=_TRAILING_STRICT,
               summary="root-mean-square normalization over the last dimension(s)"),
     LayerType("GroupNorm", {"num_groups": integer(minimum=1), "num_channels": integer(minimum=1, inferred=True),
                             "eps": number(1e-5, exclusive_minimum=0), "affine": boolean(True)},
-              _group, main="num_groups", summary="group normalization over channel groups"),
+              _group, main="num_groups", summary="group normalization over channel groups",
+              stricter="a given num_channels must equal the input's channels even with affine: false, "
+                       "where torch ignores it"),
     LayerType("LocalResponseNorm", {"size": integer(minimum=1), "alpha": number(1e-4), "beta": number(0.75),
                                     "k": number(1.0)}, _lrn, main="size",
               summary="local response normalization across channels"),

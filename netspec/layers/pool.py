@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, choice, integer, ints, number
-from .common import conv_out, layout, need_rank, ntuple, too_small
+from .common import batched, conv_out, layout, need_rank, ntuple, too_small
 
 
-def _window_rule(name: str, d: int, has_padding: bool = True, has_dilation: bool = False):
+def _window_rule(name: str, d: int, has_padding: bool = True, has_dilation: bool = False,
+                 covers_kernel: bool = False):
+    """covers_kernel: the input itself must be as large as the kernel, padding aside, as
+    PyTorch's 3-D average pooling demands (AvgPool3d, and LPPool3d which runs on it)."""
     def rule(a: Args, x: Tensor) -> Out:
         need_rank(name, x, {d + 1}, layout(d))
         sizes = x.shape[1:]
@@ -19,6 +22,11 @@ def _window_rule(name: str, d: int, has_padding: bool = True, has_dilation: bool
                 raise ShapeError(f"{name}: padding ({p[i]}) may be at most half the kernel size "
                                  f"({k[i]} // 2 = {k[i] // 2})",
                                  [f"lower padding to {k[i] // 2} or less, or use a larger kernel_size"], arg="padding")
+        if covers_kernel and any(sizes[i] < k[i] for i in range(d)):
+            raise ShapeError(f"{name}: the input is {'x'.join(map(str, sizes))} but the kernel is "
+                             f"{'x'.join(map(str, k))}; PyTorch's {d}-D average pooling needs an input at least "
+                             f"as large as the kernel in every dimension, whatever the padding",
+                             ["use a smaller kernel_size, or remove a pooling layer before it"], arg="kernel_size")
         out = tuple(conv_out(sizes[i], k[i], s[i], p[i], dl[i], ceil) for i in range(d))
         for i in range(d):
             if out[i] < 1:
@@ -49,25 +57,31 @@ def _avg(d):
 
 
 def _lp(d):
-    return {"norm_type": number(exclusive_minimum=0), "kernel_size": ints(d), "stride": ints(d, None, null=True),
+    # torch's lp_pool1d multiplies by kernel_size, which fails for a list: LPPool1d takes an int only
+    kernel = integer(minimum=1) if d == 1 else ints(d)
+    return {"norm_type": number(exclusive_minimum=0), "kernel_size": kernel, "stride": ints(d, None, null=True),
             "ceil_mode": boolean(False)}
 
 
 LAYERS = []
 for _d in (1, 2, 3):
     _shape = layout(_d)
+    _keeps = " (null keeps a size)" if _d > 1 else ""
     LAYERS += [
         LayerType(f"MaxPool{_d}d", _max(_d), _window_rule(f"MaxPool{_d}d", _d, has_dilation=True),
-                  main="kernel_size", summary=f"{_d}-D max pooling over {_shape}"),
-        LayerType(f"AvgPool{_d}d", _avg(_d), _window_rule(f"AvgPool{_d}d", _d), main="kernel_size",
-                  summary=f"{_d}-D average pooling over {_shape}"),
-        LayerType(f"AdaptiveAvgPool{_d}d", {"output_size": ints(_d, null_items=True)},
+                  main="kernel_size", summary=f"{_d}-D max pooling over {_shape}", stricter=batched(_shape)),
+        LayerType(f"AvgPool{_d}d", _avg(_d), _window_rule(f"AvgPool{_d}d", _d, covers_kernel=_d == 3),
+                  main="kernel_size", summary=f"{_d}-D average pooling over {_shape}", stricter=batched(_shape)),
+        LayerType(f"AdaptiveAvgPool{_d}d", {"output_size": ints(_d, null_items=_d > 1)},
                   _adaptive_rule(f"AdaptiveAvgPool{_d}d", _d), main="output_size",
-                  summary=f"{_d}-D average pooling to a fixed output size (null keeps a size)"),
-        LayerType(f"AdaptiveMaxPool{_d}d", {"output_size": ints(_d, null_items=True),
+                  summary=f"{_d}-D average pooling to a fixed output size{_keeps}",
+                  stricter=batched(_shape) + ("" if _d == 1 else "; with output_size 1 it takes any number "
+                                                                  "of leading dimensions")),
+        LayerType(f"AdaptiveMaxPool{_d}d", {"output_size": ints(_d, null_items=_d > 1),
                                             "return_indices": choice(False, False)},
                   _adaptive_rule(f"AdaptiveMaxPool{_d}d", _d), main="output_size",
-                  summary=f"{_d}-D max pooling to a fixed output size (null keeps a size)"),
-        LayerType(f"LPPool{_d}d", _lp(_d), _window_rule(f"LPPool{_d}d", _d, has_padding=False),
-                  summary=f"{_d}-D power-average pooling over {_shape}"),
+                  summary=f"{_d}-D max pooling to a fixed output size{_keeps}", stricter=batched(_shape)),
+        LayerType(f"LPPool{_d}d", _lp(_d), _window_rule(f"LPPool{_d}d", _d, has_padding=False,
+                                                        covers_kernel=_d == 3),
+                  summary=f"{_d}-D power-average pooling over {_shape}", stricter=batched(_shape)),
     ]

@@ -6,7 +6,7 @@ from math import floor, prod
 
 from ..registry import (Arg, Args, LayerType, Out, ShapeError, Tensor, boolean, choice, fmt, inplace, integer,
                         ints, number)
-from .common import SPATIAL, need_rank, norm_dim, ntuple
+from .common import SPATIAL, batched, need_rank, norm_dim, ntuple
 
 _BATCH_HINT = "dimension 0 is the batch N; use 1 or more"
 
@@ -125,8 +125,17 @@ def _dropout_rule(ranks, expected: str):
     return rule
 
 
+def _dropout_strict(expected: str) -> str:
+    return f"the input must be {expected}; torch runs other shapes too (with a warning)"
+
+
 def _p() -> dict[str, Arg]:
     return {"p": number(0.5, minimum=0, maximum=1), "inplace": inplace()}
+
+
+def _pad_strict(d: int) -> str:
+    return (f"the input needs at least {d} dimension{'s' if d > 1 else ''} after N; torch would pad the batch "
+            f"dimension N too")
 
 
 _PAD_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
@@ -138,9 +147,13 @@ LAYERS = [
               stricter="start_dim 0 would merge the batch dimension; torch allows it"),
     LayerType("Unflatten", {"dim": integer(), "unflattened_size": Arg(
         {"type": "array", "items": {"type": "integer"}, "minItems": 1}, kind="list of ints")}, _unflatten,
-        accepts_int=True, summary="splits dimension dim into unflattened_size"),
+        accepts_int=True, summary="splits dimension dim into unflattened_size",
+        stricter="dim 0 would split the batch dimension N; torch allows it when the batch size fits"),
     LayerType("Identity", {}, lambda a, x: Out(x.shape), accepts_int=True, summary="passes its input on"),
-    LayerType("Upsample", {"size": ints(3, None, null=True), "scale_factor": Arg(
+    LayerType("Upsample", {"size": Arg(
+        {"type": ["integer", "array", "null"], "minimum": 1, "items": {"type": "integer", "minimum": 1},
+         "minItems": 1, "maxItems": 3}, None, False, "int or list of ints, one per spatial dimension"),
+        "scale_factor": Arg(
         {"type": ["number", "array", "null"], "exclusiveMinimum": 0,
          "items": {"type": "number", "exclusiveMinimum": 0}, "minItems": 1, "maxItems": 3}, None, False,
         "number or list of numbers"),
@@ -148,19 +161,20 @@ LAYERS = [
         "align_corners": boolean(None, null=True), "recompute_scale_factor": boolean(None, null=True)},
         _upsample, main="scale_factor", summary="resizes the spatial dimensions"),
     LayerType("PixelShuffle", {"upscale_factor": integer(minimum=1)}, _pixel_shuffle, main="upscale_factor",
-              summary="(C*r*r, H, W) -> (C, H*r, W*r)"),
+              summary="(C*r*r, H, W) -> (C, H*r, W*r)", stricter=batched("(N, C, H, W)")),
     LayerType("PixelUnshuffle", {"downscale_factor": integer(minimum=1)}, _pixel_unshuffle,
-              main="downscale_factor", summary="(C, H*r, W*r) -> (C*r*r, H, W)"),
+              main="downscale_factor", summary="(C, H*r, W*r) -> (C*r*r, H, W)", stricter=batched("(N, C, H, W)")),
     LayerType("Dropout", _p(), _dropout_rule(None, ""), main="p", summary="zeroes random elements while training"),
     LayerType("Dropout1d", _p(), _dropout_rule({1, 2}, "(N, C) or (N, C, L)"), main="p",
               summary="zeroes random channels while training"),
     LayerType("Dropout2d", _p(), _dropout_rule({3}, "(N, C, H, W)"), main="p",
-              summary="zeroes random channels while training"),
+              summary="zeroes random channels while training", stricter=_dropout_strict("(N, C, H, W)")),
     LayerType("Dropout3d", _p(), _dropout_rule({4}, "(N, C, D, H, W)"), main="p",
-              summary="zeroes random channels while training"),
+              summary="zeroes random channels while training", stricter=_dropout_strict("(N, C, D, H, W)")),
     LayerType("AlphaDropout", _p(), _dropout_rule(None, ""), main="p", summary="dropout that keeps SELU's statistics"),
     LayerType("FeatureAlphaDropout", _p(), _dropout_rule(range(2, 64), "(N, C, *)"), main="p",
-              summary="AlphaDropout of whole channels"),
+              summary="AlphaDropout of whole channels",
+              stricter=_dropout_strict("(N, C, *), with at least one dimension after C")),
 ]
 for _kind, _mode in _PAD_MODES.items():
     for _d in (1, 2, 3):
@@ -169,4 +183,5 @@ for _kind, _mode in _PAD_MODES.items():
             _args["value"] = number()
         LAYERS.append(LayerType(f"{_kind}Pad{_d}d", _args, _pad_rule(f"{_kind}Pad{_d}d", _d, _mode),
                                 main="padding", accepts_int=_mode == "constant",
-                                summary=f"pads the last {_d} dimension(s) ({_mode})"))
+                                summary=f"pads the last {_d} dimension(s) ({_mode})",
+                                stricter=_pad_strict(_d) if _mode == "constant" else ""))
