@@ -19,8 +19,10 @@ class Network(nn.Module):
         super().__init__()
         self._order: list[str] = []
         self._inputs: list[tuple[int, ...]] = []
+        self._layers: list[nn.Module] = []  # in order; registered under their (dotted) names below
         for name, module, inputs in layers:
-            self.add_module(name, module)
+            self._place(name, module)
+            self._layers.append(module)
             self._order.append(name)
             self._inputs.append(inputs)
         last_use: dict[int, int] = {}
@@ -28,27 +30,41 @@ class Network(nn.Module):
             for j in inputs:
                 last_use[j] = i
         # after layer i, the outputs nobody reads any more are dropped, so memory stays low
-        self._free = [[j for j, last in last_use.items() if last == i and j != i - 1 and j >= 0]
-                      for i in range(len(self._inputs))]
+        self._free = [[j for j, last in last_use.items() if last == i] for i in range(len(self._inputs))]
         self._sequential = all(inputs == (i - 1,) for i, inputs in enumerate(self._inputs))
+
+    def _place(self, name: str, module: nn.Module) -> None:
+        """Register `module` at `name`; a block use's layers go into a container named after the use."""
+        *groups, leaf = name.split(".")
+        parent: nn.Module = self
+        for group in groups:
+            if group not in parent._modules:
+                parent.add_module(group, nn.Module())
+            parent = parent._modules[group]
+        parent.add_module(leaf, module)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._sequential:
-            for name in self._order:
-                x = self._modules[name](x)
+            for layer in self._layers:
+                x = layer(x)
             return x
         outs: dict[int, torch.Tensor] = {-1: x}
-        for i, name in enumerate(self._order):
-            outs[i] = self._modules[name](*(outs[j] for j in self._inputs[i]))
+        for i, layer in enumerate(self._layers):
+            outs[i] = layer(*(outs[j] for j in self._inputs[i]))
             for j in self._free[i]:
                 del outs[j]
-        return outs[len(self._order) - 1]
+        return outs[len(self._layers) - 1]
 
 
 def build_layer(info: LayerInfo) -> nn.Module:
     """One torch layer from its checked arguments (lists become tuples, as torch prefers)."""
     lt = info.node.layer
-    cls = getattr(nn, lt.torch_class or lt.name)
+    if lt.module:
+        from . import modules
+
+        cls = getattr(modules, lt.module)
+    else:
+        cls = getattr(nn, lt.torch_class or lt.name)
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
     return cls(**kwargs)
 

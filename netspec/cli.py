@@ -38,6 +38,8 @@ def _parser(out: TextIO) -> _Parser:
     check = sub.add_parser("check", help="check specs: errors with file:line:col, or a shape table")
     check.add_argument("specs", nargs="+", metavar="SPEC")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--depth", type=int, metavar="D",
+                       help="fold the layers of blocks nested deeper than D into one row per block use (0: all)")
     train = sub.add_parser("train", help="train a spec: checkpoints, metrics and TensorBoard logs in its run folder")
     train.add_argument("spec", nargs="?", metavar="SPEC")
     train.add_argument("--resume", metavar="RUN_DIR", help="go on with the run in this folder")
@@ -106,7 +108,7 @@ def _check(args, out: TextIO, err: TextIO) -> int:
     else:
         for r in reports:
             if r.valid:
-                out.write(table_text(r))
+                out.write(table_text(r, args.depth))
             else:
                 err.write(errors_text(r))
     return max(r.exit_code for r in reports)

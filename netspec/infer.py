@@ -32,11 +32,18 @@ def infer(nodes: list[Node], x: Tensor) -> list[LayerInfo]:
     infos: list[LayerInfo] = []
     for node in nodes:
         inputs = [x if i < 0 else infos[i].output for i in node.inputs]
-        infos.append(_infer_one(node, inputs))
+        infos.append(_infer_one(node, inputs, nodes))
     return infos
 
 
-def _infer_one(node: Node, inputs: list[Tensor]) -> LayerInfo:
+def _source(index: int, nodes: list[Node]) -> str:
+    """Where an input comes from, in words: "`stem` (Conv2d)" or "the model input"."""
+    if index < 0:
+        return "the model input"
+    return f"`{nodes[index].name}` ({nodes[index].layer.name})"
+
+
+def _infer_one(node: Node, inputs: list[Tensor], nodes: list[Node]) -> LayerInfo:
     lt = node.layer
     args = Args(lt.name, lt.defaults() | node.given)
     try:
@@ -47,5 +54,7 @@ def _infer_one(node: Node, inputs: list[Tensor]) -> LayerInfo:
         if min(out.shape, default=1) < 1:
             raise ShapeError(f"{lt.name} would produce an empty output {fmt(out.shape)}")
     except ShapeError as e:
-        raise NetspecError(Problem(e.message, node.arg_path(e.arg), e.hints)) from None
+        message = e.message.format(**{f"in{k}": _source(j, nodes) for k, j in enumerate(node.inputs)}) \
+            if e.inputs else e.message
+        raise NetspecError(node.problem(message, e.hints, e.arg)) from None
     return LayerInfo(node, dict(args), Tensor(out.shape, out.dtype or inputs[0].dtype), out.params, out.macs)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import yaml
 
@@ -47,7 +47,9 @@ class Document:
         return self.positions.get((), (1, 1))
 
     def place(self, problem: Problem) -> Problem:
-        """The problem with this document's file, line and column filled in."""
+        """The problem (and its notes) with this document's file, line and column filled in."""
+        if problem.notes:
+            problem = replace(problem, notes=tuple(self.place(n) for n in problem.notes))
         if problem.line is not None or problem.file:
             return problem
         for path, where in self.overrides.items():

@@ -42,9 +42,11 @@ class Out:
 class ShapeError(Exception):
     """A rule's verdict that its input cannot go through the layer."""
 
-    def __init__(self, message: str, hints: tuple[str, ...] | list[str] = (), arg: str | None = None):
+    def __init__(self, message: str, hints: tuple[str, ...] | list[str] = (), arg: str | None = None,
+                 inputs: bool = False):
         super().__init__(message)
         self.message, self.hints, self.arg = message, tuple(hints), arg
+        self.inputs = inputs  # the message names inputs as {in0}, {in1}, ...: infer says where each comes from
 
 
 class Args(dict):
@@ -72,6 +74,7 @@ class LayerType:
     rule: Callable[..., Out]
     main: str | None = None  # the argument a scalar entry (`- Linear: 10`) sets
     torch_class: str = ""  # the torch.nn class built; default: name
+    module: str = ""  # or a class of netspec/modules.py, for layers torch has no one-input class for
     summary: str = ""
     accepts_int: bool = False  # may take integer (token id) input
     inputs: tuple[int, int] = (1, 1)  # fewest and most inputs
@@ -160,10 +163,10 @@ def layers() -> dict[str, LayerType]:
     """Every layer type by name (built once, on first use)."""
     global _LAYERS
     if _LAYERS is None:
-        from .layers import activation, conv, linear, norm, pool, reshape
+        from .layers import activation, conv, linear, merge, norm, pool, reshape, sequence
 
         table: dict[str, LayerType] = {}
-        for module in (linear, conv, pool, norm, activation, reshape):
+        for module in (linear, conv, pool, norm, activation, reshape, merge, sequence):
             for lt in module.LAYERS:
                 assert lt.name not in table, lt.name
                 table[lt.name] = lt

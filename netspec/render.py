@@ -9,12 +9,12 @@ from .loader import Document
 from .registry import REQUIRED, LayerType, fmt
 
 
-def problem_text(p: Problem, doc: Document | None) -> str:
+def problem_text(p: Problem, doc: Document | None, kind: str = "error") -> str:
     """Compiler style: `file:line:col: error: message`, the source line with a caret, then hints."""
     where = p.file or (doc.file if doc else "") or "netspec"
     if p.line is not None:
         where += f":{p.line}:{p.column}"
-    lines = [f"{where}: error: {p.message}"]
+    lines = [f"{where}: {kind}: {p.message}"]
     src = doc.source_line(p.line) if doc and p.line else ""
     if src:
         gutter = str(p.line)
@@ -22,7 +22,7 @@ def problem_text(p: Problem, doc: Document | None) -> str:
         lines.append(f"  {' ' * len(gutter)} | {' ' * ((p.column or 1) - 1)}^")
     lines += [f"  hint: {h}" for h in p.hints]
     for note in p.notes:
-        lines += ["  " + ln for ln in problem_text(note, doc).splitlines()]
+        lines += problem_text(note, doc, "note").splitlines()
     return "\n".join(lines)
 
 
@@ -53,12 +53,27 @@ def _count(n: int) -> str:
     return f"{n:,}"
 
 
-def table_text(report: Report) -> str:
-    """A summary like Keras' and torchinfo's: one row per layer, then the totals."""
+def _folded(report: Report, depth: int | None) -> list[tuple]:
+    """(index, name, type, output, params, MACs) rows; layers deeper than `depth` blocks fold into their block."""
+    rows: list[list] = []
+    for i, info in enumerate(report.layers):
+        parts = info.name.split(".")
+        if depth is not None and len(parts) > depth + 1:
+            group = ".".join(parts[: depth + 1])
+            if rows and rows[-1][1] == group:
+                rows[-1][3:] = [info.output.shape, rows[-1][4] + info.params, rows[-1][5] + info.macs]
+                continue
+            rows.append([str(i), group, f"block {info.node.blocks[depth]}", info.output.shape, info.params, info.macs])
+        else:
+            rows.append([str(i), info.name, info.type, info.output.shape, info.params, info.macs])
+    return [(r[0], r[1], r[2], fmt(r[3]), f"{r[4]:,}", f"{r[5]:,}") for r in rows]
+
+
+def table_text(report: Report, depth: int | None = None) -> str:
+    """A summary like Keras' and torchinfo's: one row per layer (or folded block), then the totals."""
     rows = [("#", "name", "type", "output shape", "params", "MACs"),
             ("", "input", "", fmt(report.input.shape), "", "")]
-    rows += [(str(i), info.name, info.type, fmt(info.output.shape), f"{info.params:,}", f"{info.macs:,}")
-             for i, info in enumerate(report.layers)]
+    rows += _folded(report, depth)
     widths = [max(len(r[c]) for r in rows) for c in range(6)]
     right = {0, 4, 5}
 

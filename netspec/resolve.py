@@ -1,9 +1,10 @@
-"""Resolve stage: layer entries in their short forms become a list of nodes, one per layer."""
+"""Resolve stage: layer entries become a list of nodes, one per layer: short forms, repeat, blocks, from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .errors import NetspecError, Path, Problem
+from .errors import NetspecError, Path, Problem, did_you_mean
+from .params import ParamError, substitute
 from .registry import LayerType, Tensor, layers
 from .schema import META_KEYS
 
@@ -25,12 +26,14 @@ class Node:
     """One layer of the network, as the spec asks for it."""
 
     index: int
-    name: str
+    name: str  # unique; dotted inside a block use: `layer1.conv2d_1`
     layer: LayerType
     given: dict  # the arguments written in the spec (a short form's scalar under its name)
-    path: Path  # the entry's spec path
+    path: Path  # the entry's spec path (inside `blocks:` for a block's entry)
     args_path: Path | None = None  # the argument mapping's spec path, when written as one
     inputs: tuple[int, ...] = field(default=())  # indices of the nodes it reads; -1 is the model input
+    origin: Path | None = None  # for an entry of a block: where (in model.layers) the block is used
+    blocks: tuple[str, ...] = ()  # the blocks it sits in, outermost first (one per dot of its name)
 
     def arg_path(self, arg: str | None) -> Path:
         """Where an argument is written: in the mapping, as a short form's scalar, or (left out) the entry."""
@@ -39,6 +42,13 @@ class Node:
         if self.args_path is not None:
             return self.args_path + (arg,)
         return self.path + (self.layer.name,)  # `- MaxPool2d: 2` sets the main argument
+
+    def problem(self, message: str, hints=(), arg: str | None = None) -> Problem:
+        """A problem with this layer, located where the spec uses it (and, in a block, where it is defined)."""
+        if self.origin is None:
+            return Problem(message, self.arg_path(arg), tuple(hints))
+        note = Problem(f"the entry is defined here, in block `{self.path[1]}`", self.arg_path(arg))
+        return Problem(message, self.origin, tuple(hints), notes=(note,))
 
 
 def model_input(data: dict) -> Tensor:
@@ -50,41 +60,165 @@ def model_input(data: dict) -> Tensor:
 
 
 def resolve(data: dict) -> list[Node]:
-    """The model's layers, short forms expanded and `repeat` unrolled, in order."""
-    nodes: list[Node] = []
-    counts: dict[str, int] = {}
-    taken: set[str] = set()
-    for i, entry in enumerate(data["model"]["layers"]):
-        path = ("model", "layers", i)
-        name, given, args_path, meta = _split(entry, path)
-        lt = layers().get(name)
-        if lt is None:
-            raise NetspecError(Problem(f"`{name}` is a block; blocks are not supported by this netspec version",
-                                       path, ("write the block's layers out in model.layers",)))
-        if "from" in meta:
-            raise NetspecError(Problem("`from` (wiring a layer to an earlier one) is not supported by this "
-                                       "netspec version", path + ("from",), ("remove `from`",), at_key=True))
-        repeat = meta.get("repeat", 1)
-        for copy in range(repeat):
+    """The model's layers in order: short forms expanded, `repeat` unrolled, blocks expanded, `from` wired."""
+    r = _Resolver(data.get("blocks") or {})
+    r.scope(data["model"]["layers"], ("model", "layers"), "", -1, (), None)
+    r.check_consumed()
+    return r.nodes
+
+
+class _Resolver:
+    def __init__(self, blocks: dict):
+        self.blocks, self.nodes = blocks, []
+        self.counts: dict[tuple[str, str], int] = {}
+        self.taken: set[str] = set()
+
+    def fail(self, message: str, path: Path, hints=(), origin: Path | None = None, at_key=False):
+        if origin is None:
+            raise NetspecError(Problem(message, path, tuple(hints), at_key=at_key))
+        note = Problem(f"the entry is defined here, in block `{path[1]}`", path, at_key=at_key)
+        raise NetspecError(Problem(message, origin, tuple(hints), notes=(note,)))
+
+    def scope(self, entries: list, base: Path, prefix: str, first_input: int, stack: tuple, origin) -> int:
+        """Resolve one layer list (the model's, or one use of a block); returns its output node."""
+        declared = {e["name"]: i for i, e in enumerate(entries) if isinstance(e, dict) and "name" in e}
+        local: dict[str, int] = {"input": first_input}
+        outputs: list[int] = []
+        for i, entry in enumerate(entries):
+            path = base + (i,)
+            kind, given, args_path, meta = _split(entry, path)
+            if origin is not None and kind in layers() and isinstance(entry, dict):
+                self.check_args(kind, entry[kind], path + (kind,), origin)
+            if kind in self.blocks and isinstance(entry, dict) and not isinstance(entry[kind], (dict, type(None))):
+                self.fail(f"block `{kind}` takes its params as a mapping", path + (kind,),
+                          (f"write e.g. `- {kind}: {{{next(iter(self.blocks[kind].get('params') or {'p': 0}))}: ...}}`",),
+                          origin)
+            inputs = self.inputs(meta.get("from"), i, outputs, local, declared, first_input, path, origin)
+            for copy in range(meta.get("repeat", 1)):
+                name = self.name(kind, meta, copy, prefix, path, origin)
+                ins = inputs if copy == 0 else (last,)
+                if kind in self.blocks:
+                    last = self.use_block(kind, given, ins, path, name, stack, origin)
+                else:
+                    last = self.layer(kind, given, ins, path, args_path, name, origin, stack)
+            outputs.append(last)
             if "name" in meta:
-                if meta["name"] in RESERVED_NAMES:
-                    raise NetspecError(Problem(f"`{meta['name']}` cannot be a layer's name: PyTorch uses it",
-                                               path + ("name",), (f"choose another name, e.g. {meta['name']}_1",)))
-                node_name = meta["name"] if repeat == 1 else f"{meta['name']}_{copy + 1}"
-                if node_name in taken:
-                    raise NetspecError(Problem(f"the name `{meta['name']}` is used twice", path + ("name",),
-                                               ("give each entry its own name",)))
+                local[meta["name"]] = last
+        return outputs[-1]
+
+    def check_args(self, kind: str, value, path: Path, origin: Path) -> None:
+        """A block's entry, params substituted, against its layer's schema."""
+        from .validate import entry_problems
+
+        problems = entry_problems(kind, value, path)
+        if problems:
+            p = problems[0]
+            note = Problem(f"the entry is defined here, in block `{path[1]}`", p.path, at_key=p.at_key)
+            raise NetspecError(Problem(p.message, origin, p.hints, notes=(note,)))
+
+    def inputs(self, refs, i: int, outputs: list[int], local: dict, declared: dict, first: int, path, origin):
+        """The nodes an entry reads: `from` names and negative offsets, or the entry before it."""
+        if refs is None:
+            return (outputs[-1] if outputs else first,)
+        found = []
+        for ref in refs if isinstance(refs, list) else [refs]:
+            where = path + ("from",)
+            if isinstance(ref, int):
+                if i + ref < -1:
+                    self.fail(f"from: {ref} reaches {-ref} entries back, but this is entry {i + 1} of its list",
+                              where, ("-1 is the entry just before; `input` is what the list starts from",), origin)
+                found.append(outputs[i + ref] if i + ref >= 0 else first)
+            elif ref in local:
+                found.append(local[ref])
+            elif ref in declared:
+                self.fail(f"from: `{ref}` is defined below this entry (entry {declared[ref] + 1}); an entry can only "
+                          "take the outputs of entries above it", where, ("move the entry, or name another one",),
+                          origin)
             else:
-                node_name = _auto_name(lt.name, counts, taken)
-            taken.add(node_name)
-            # a layer of two inputs (Bilinear) given one takes it as both
-            inputs = (len(nodes) - 1,) * lt.inputs[1] if lt.inputs == (1, 2) else (len(nodes) - 1,)
-            nodes.append(Node(len(nodes), node_name, lt, given, path, args_path, inputs))
-    return nodes
+                self.fail(f"from: there is no entry named `{ref}` before this one", where,
+                          did_you_mean(ref, list(local)) or ("give the entry you mean a `name:`",), origin)
+        return tuple(found)
+
+    def name(self, kind: str, meta: dict, copy: int, prefix: str, path: Path, origin) -> str:
+        if "name" in meta:
+            given = meta["name"]
+            if given in RESERVED_NAMES or given == "input":
+                self.fail(f"`{given}` cannot be a layer's name: " +
+                          ("`from: input` means the list's input" if given == "input" else "PyTorch uses it"),
+                          path + ("name",), (f"choose another name, e.g. {given}_1",), origin)
+            local = given if meta.get("repeat", 1) == 1 else f"{given}_{copy + 1}"
+            if prefix + local in self.taken:
+                self.fail(f"the name `{given}` is used twice", path + ("name",), ("give each entry its own name",),
+                          origin)
+        else:
+            while True:
+                key = (prefix, kind)
+                self.counts[key] = self.counts.get(key, 0) + 1
+                local = f"{kind.lower().replace('.', '_')}_{self.counts[key]}"
+                if prefix + local not in self.taken:
+                    break
+        self.taken.add(prefix + local)
+        return prefix + local
+
+    def layer(self, kind: str, given: dict, inputs: tuple, path: Path, args_path, name: str, origin,
+              stack: tuple) -> int:
+        lt = layers()[kind]
+        low, high = lt.inputs
+        if lt.inputs == (1, 2) and len(inputs) == 1:
+            inputs = inputs * 2  # Bilinear given one input takes it as both
+        if not low <= len(inputs) <= high:
+            want = "one input" if high == 1 else f"at least {low} inputs"
+            self.fail(f"{kind} takes {want}, but `from` names {len(inputs)}", path,
+                      ("a merge (Add, Mul, Concat) joins several entries: e.g. `from: [stem, -1]`",) if low > 1
+                      else ("to join several entries, put an Add or Concat first",), origin)
+        node = Node(len(self.nodes), name, lt, given, path, args_path, inputs, origin, stack)
+        self.nodes.append(node)
+        return node.index
+
+    def use_block(self, kind: str, args: dict, inputs: tuple, path: Path, name: str, stack: tuple, origin) -> int:
+        """A copy of a block's layers, params substituted, names local to this use."""
+        at = origin or path
+        if kind in stack:
+            chain = " -> ".join(stack + (kind,))
+            self.fail(f"block `{kind}` uses itself ({chain})", path, ("a block may not contain itself",), origin)
+        if len(inputs) != 1:
+            self.fail(f"a block takes one input, but `from` names {len(inputs)}", path,
+                      ("join them first with Add or Concat",), origin)
+        block = self.blocks[kind]
+        params = self.params(kind, block.get("params") or {}, args, path, origin)
+        base = ("blocks", kind, "layers")
+        try:
+            entries = substitute(block["layers"], params, base)
+        except ParamError as e:
+            raise NetspecError(Problem(e.message, at, e.hints,
+                                       notes=(Problem(f"in block `{kind}`, defined here", e.path),))) from None
+        return self.scope(entries, base, name + ".", inputs[0], stack + (kind,), at)
+
+    def params(self, kind: str, defaults: dict, args: dict, path: Path, origin) -> dict:
+        unknown = [k for k in args if k not in defaults]
+        if unknown:
+            self.fail(f"block `{kind}` has no param `{unknown[0]}`", path + (kind, unknown[0]),
+                      did_you_mean(unknown[0], defaults) or (f"its params: {', '.join(defaults) or 'none'}",),
+                      origin, at_key=True)
+        values = defaults | args
+        missing = [k for k, v in values.items() if v is None]
+        if missing:
+            self.fail(f"block `{kind}` needs a value for its param `{missing[0]}` (it has no default)", path,
+                      (f"write it as `- {kind}: {{{missing[0]}: ...}}`",), origin)
+        return values
+
+    def check_consumed(self) -> None:
+        """Every layer's output must go somewhere: to a later layer, or out of the model."""
+        used = {j for node in self.nodes for j in node.inputs}
+        for node in self.nodes[:-1]:
+            if node.index not in used:
+                raise NetspecError(node.problem(
+                    f"the output of `{node.name}` ({node.layer.name}) is never used: no later entry takes it",
+                    ("name it in a later entry's `from:`, or remove the entry",)))
 
 
 def _split(entry, path: Path) -> tuple[str, dict, Path | None, dict]:
-    """(layer name, given arguments, path of the argument mapping, meta keys) of one entry."""
+    """(layer or block name, given arguments, path of the argument mapping, meta keys) of one entry."""
     if isinstance(entry, str):
         return entry, {}, None, {}
     meta = {k: v for k, v in entry.items() if k in META_KEYS}
@@ -95,12 +229,3 @@ def _split(entry, path: Path) -> tuple[str, dict, Path | None, dict]:
     lt = layers().get(name)
     given = {} if value is None or lt is None else {lt.main: value}
     return name, given, None, meta
-
-
-def _auto_name(kind: str, counts: dict[str, int], taken: set[str]) -> str:
-    """conv2d_1, conv2d_2, relu_1, ...: readable submodule names, never clashing with given ones."""
-    while True:
-        counts[kind] = counts.get(kind, 0) + 1
-        name = f"{kind.lower()}_{counts[kind]}"
-        if name not in taken:
-            return name

@@ -83,6 +83,14 @@ def _layer_entry(table: dict[str, LayerType]) -> dict:
     }
 
 
+def _block_entry(table: dict[str, LayerType]) -> dict:
+    """A block's entry: its arguments may be `$param` or `$(expr)`, so they are checked once substituted."""
+    entry = _layer_entry(table)
+    entry["description"] = "a layer of a block; `$name` and `$(expr)` stand for the block's params"
+    entry["else"] = {k: v for k, v in entry["else"].items() if k != "allOf"}
+    return entry
+
+
 def _sections() -> dict:
     transforms = {"type": "array", "items": {"$ref": "#/$defs/transform_entry"},
                   "description": "torchvision transforms, in the same entry forms as layers"}
@@ -105,8 +113,9 @@ def _sections() -> dict:
             "type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
             "additionalProperties": {
                 "type": "object", "additionalProperties": False, "required": ["layers"],
-                "properties": {"params": {"type": "object"},
-                               "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/layer_entry"}}},
+                "properties": {"params": {"type": "object",
+                                          "description": "the block's params and their defaults (null: no default)"},
+                               "layers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/block_entry"}}},
             },
         },
         "data": {
@@ -172,7 +181,8 @@ def schema() -> dict:
             "description": {"type": "string"},
             **sections,
         },
-        "$defs": {"layer_entry": _layer_entry(table), "transform_entry": _transform_entry(),
+        "$defs": {"layer_entry": _layer_entry(table), "block_entry": _block_entry(table),
+                  "transform_entry": _transform_entry(),
                   **{n: layer_schema(lt) for n, lt in table.items()}},
     }
 

@@ -34,11 +34,16 @@ def _validators():
 
 
 def schema_errors(data: dict):
-    """(path prefix, jsonschema error) for every schema error in the document."""
+    """(path prefix, jsonschema error) for every schema error in the document.
+
+    A block's entries are checked when the block is used, once its params are substituted
+    (see entry_problems); here only the model's own."""
     outer, per_layer = _validators()
     for err in outer.iter_errors(data):
         yield (), err
     for base, entries in layer_lists(data):
+        if base[0] == "blocks":
+            continue
         for i, entry in enumerate(entries):
             if not isinstance(entry, dict):
                 continue
@@ -59,6 +64,15 @@ def validate(doc: Document) -> list[Problem]:
         p = doc.place(p)
         placed.setdefault((p.line, p.column, p.message), p)
     return sorted(placed.values(), key=lambda p: (p.line or 0, p.column or 0))
+
+
+def entry_problems(kind: str, value, path: tuple) -> list[Problem]:
+    """The schema's problems with one layer's arguments (a block's entry, params substituted)."""
+    _, per_layer = _validators()
+    problems = [p for err in per_layer[kind].iter_errors(value) for p in _translate(err, path)]
+    if not problems and not isinstance(value, dict):
+        problems = _check_entry(path[:-1], {kind: value}, list(layers()))
+    return problems
 
 
 def describe(value) -> str:
@@ -250,7 +264,9 @@ def check_layer_lists(data: dict) -> list[Problem]:
     """Layer names and the arguments a short entry form leaves out; a schema cannot know the blocks."""
     blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     known = list(layers()) + list(blocks)
-    problems = []
+    problems = [Problem(f"the block name `{name}` is already a layer type", ("blocks", name),
+                        (f"rename the block, e.g. my_{name.lower()}",), at_key=True)
+                for name in blocks if name in layers()]
     for base, entries in layer_lists(data):
         for i, entry in enumerate(entries):
             problems.extend(_check_entry(base + (i,), entry, known))

@@ -1,0 +1,42 @@
+"""Merge layers: Add, Mul and Concat join the outputs of several entries (named with `from`)."""
+from __future__ import annotations
+
+from ..registry import Args, LayerType, Out, ShapeError, Tensor, fmt, integer
+from .common import norm_dim
+
+MANY = (2, 64)
+
+
+def _same_shapes(a: Args, *xs: Tensor) -> Out:
+    for j, x in enumerate(xs[1:], start=1):
+        if x.shape != xs[0].shape:
+            raise ShapeError(f"{a.layer} needs inputs of equal shape, but {{in0}} gives {fmt(xs[0].shape)} and "
+                             f"{{in{j}}} gives {fmt(x.shape)}",
+                             ["make the two branches end with the same shape (channels and size)"], inputs=True)
+    return Out(xs[0].shape)
+
+
+def _concat(a: Args, *xs: Tensor) -> Out:
+    d = norm_dim("Concat", "dim", a["dim"], xs[0])
+    if d == 0:
+        raise ShapeError("Concat cannot join along dimension 0, the batch N", ["use dim: 1 (channels)"], arg="dim")
+    for j, x in enumerate(xs[1:], start=1):
+        if len(x.shape) != len(xs[0].shape) or any(
+                p != q for k, (p, q) in enumerate(zip(x.shape, xs[0].shape)) if k != d - 1):
+            raise ShapeError(f"Concat joins along dimension {d}, so every other dimension must agree, but {{in0}} "
+                             f"gives {fmt(xs[0].shape)} and {{in{j}}} gives {fmt(x.shape)}",
+                             ["make the branches agree in size, or concatenate along another dim"], inputs=True)
+    size = sum(x.shape[d - 1] for x in xs)
+    return Out(xs[0].shape[: d - 1] + (size,) + xs[0].shape[d:])
+
+
+LAYERS = [
+    LayerType("Add", {}, _same_shapes, module="Add", inputs=MANY, accepts_int=True,
+              summary="adds the outputs of the entries named in `from` (a skip connection)",
+              stricter="the inputs must have equal shapes; torch would broadcast"),
+    LayerType("Mul", {}, _same_shapes, module="Mul", inputs=MANY, accepts_int=True,
+              summary="multiplies the outputs of the entries named in `from`, element by element",
+              stricter="the inputs must have equal shapes; torch would broadcast"),
+    LayerType("Concat", {"dim": integer(1)}, _concat, main="dim", module="Concat", inputs=MANY, accepts_int=True,
+              summary="joins the outputs of the entries named in `from` along dim (1: channels)"),
+]

@@ -1,0 +1,91 @@
+"""torch modules of netspec's own, for layers whose torch class does not map one tensor to one tensor
+(an RNN returns its state too, attention takes three inputs). State-dict keys stay torch's own."""
+from __future__ import annotations
+
+import torch
+
+
+class Add(torch.nn.Module):
+    """The sum of its inputs (a skip connection)."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class Mul(torch.nn.Module):
+    """The element-wise product of its inputs."""
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        out = xs[0]
+        for x in xs[1:]:
+            out = out * x
+        return out
+
+
+class Concat(torch.nn.Module):
+    """Its inputs joined along `dim`."""
+
+    def __init__(self, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return torch.cat(xs, dim=self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+# Sequence layers: torch's classes, always batch_first, taking and returning one tensor.
+
+class _Recurrent:
+    """An RNN, LSTM or GRU that returns its output sequence, or (output="last") its last step, not its state."""
+
+    def __init__(self, *, output: str = "sequence", **kwargs):
+        super().__init__(batch_first=True, **kwargs)
+        self.output = output
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = super().forward(x)
+        return y[:, -1] if self.output == "last" else y
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, output={self.output!r}"
+
+
+class RNN(_Recurrent, torch.nn.RNN):
+    pass
+
+
+class LSTM(_Recurrent, torch.nn.LSTM):
+    pass
+
+
+class GRU(_Recurrent, torch.nn.GRU):
+    pass
+
+
+class SelfAttention(torch.nn.MultiheadAttention):
+    """MultiheadAttention with the input as query, key and value; returns the output, not the weights."""
+
+    def __init__(self, **kwargs):
+        super().__init__(batch_first=True, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x, x, x, need_weights=False)[0]
+
+
+class TransformerEncoderLayer(torch.nn.TransformerEncoderLayer):
+    def __init__(self, **kwargs):
+        super().__init__(batch_first=True, **kwargs)
+
+
+class TransformerEncoder(torch.nn.TransformerEncoder):
+    """num_layers copies of a TransformerEncoderLayer built from the other arguments."""
+
+    def __init__(self, *, num_layers: int, **layer_args):
+        layer = torch.nn.TransformerEncoderLayer(batch_first=True, **layer_args)
+        super().__init__(layer, num_layers, enable_nested_tensor=False)

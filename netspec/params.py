@@ -1,0 +1,119 @@
+"""Block parameters: `$name` and `$(expr)` substitution, with netspec's own small evaluator.
+
+An expression holds integers, parameter names, + - * // and parentheses, nothing else; it is
+parsed here and never handed to Python's eval.
+"""
+from __future__ import annotations
+
+import re
+
+from .errors import Path
+
+_TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()]))")
+_MAX_DEPTH = 32
+
+
+class ParamError(Exception):
+    def __init__(self, message: str, path: Path, hints=()):
+        super().__init__(message)
+        self.message, self.path, self.hints = message, path, tuple(hints)
+
+
+def substitute(value, params: dict, path: Path):
+    """A copy of `value` with every `$name` and `$(expr)` string replaced by its value."""
+    if isinstance(value, dict):
+        return {k: substitute(v, params, path + (k,)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [substitute(v, params, path + (i,)) for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith("$"):
+        if value.startswith("$(") and value.endswith(")"):
+            return evaluate(value[2:-1], params, path)
+        name = value[1:]
+        if name not in params:
+            from .errors import did_you_mean
+
+            raise ParamError(f"the block has no param `{name}`", path,
+                             did_you_mean(name, params) or (f"its params: {', '.join(params) or 'none'}",))
+        return params[name]
+    return value
+
+
+def evaluate(text: str, params: dict, path: Path) -> int:
+    """Integer arithmetic over params: + - * // and parentheses."""
+    tokens, pos = [], 0
+    text = text.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ParamError(f"`$({text})` holds `{text[pos:].strip()[:10]}`, which an expression cannot",
+                             path, ("use whole numbers, param names, + - * // and parentheses",))
+        tokens.append(m.group(1) or m.group(2) or m.group(3))
+        pos = m.end()
+    parser = _Parser(tokens, params, path, text)
+    result = parser.expr(0)
+    if parser.i != len(tokens):
+        raise ParamError(f"`$({text})` is not a complete expression", path, ("check the parentheses",))
+    return result
+
+
+class _Parser:
+    def __init__(self, tokens, params, path, text):
+        self.tokens, self.params, self.path, self.text, self.i = tokens, params, path, text, 0
+
+    def _fail(self, why: str):
+        raise ParamError(f"`$({self.text})`: {why}", self.path,
+                         ("an expression holds whole numbers, param names, + - * // and parentheses",))
+
+    def _peek(self):
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def expr(self, depth: int) -> int:
+        value = self.term(depth)
+        while self._peek() in ("+", "-"):
+            op = self.tokens[self.i]
+            self.i += 1
+            right = self.term(depth)
+            value = value + right if op == "+" else value - right
+        return value
+
+    def term(self, depth: int) -> int:
+        value = self.factor(depth)
+        while self._peek() in ("*", "//"):
+            op = self.tokens[self.i]
+            self.i += 1
+            right = self.factor(depth)
+            if op == "//" and right == 0:
+                self._fail("division by zero")
+            value = value * right if op == "*" else value // right
+            if abs(value) > 10**12:
+                self._fail("the result is too large")
+        return value
+
+    def factor(self, depth: int) -> int:
+        if depth > _MAX_DEPTH:
+            self._fail("parentheses nested too deeply")
+        tok = self._peek()
+        self.i += 1
+        if tok is None:
+            self._fail("it ends too early")
+        if tok == "-":
+            return -self.factor(depth + 1)
+        if tok == "(":
+            value = self.expr(depth + 1)
+            if self._peek() != ")":
+                self._fail("a `(` is not closed")
+            self.i += 1
+            return value
+        if tok.isdigit():
+            return int(tok)
+        if tok[0].isalpha() or tok[0] == "_":
+            if tok not in self.params:
+                from .errors import did_you_mean
+
+                raise ParamError(f"`$({self.text})` uses `{tok}`, which is not a param of the block", self.path,
+                                 did_you_mean(tok, self.params) or (f"its params: {', '.join(self.params)}",))
+            value = self.params[tok]
+            if not isinstance(value, int) or isinstance(value, bool):
+                self._fail(f"`{tok}` is {value!r}, not a whole number")
+            return value
+        self._fail(f"`{tok}` cannot stand here")

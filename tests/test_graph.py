@@ -1,0 +1,194 @@
+"""Names and wiring (`from`, Add, Mul, Concat) and blocks (params, `$(expr)`, nesting), checked against torch."""
+import pytest
+import torch
+
+import netspec
+from netspec.params import ParamError, evaluate
+from tests.helpers import run_cli, spec
+
+
+def agree(data: dict) -> netspec.Report:
+    """The spec is valid, and the built module's output shape and parameters equal the checker's."""
+    report = netspec.check(data)
+    assert report.valid, [p.message for p in report.errors]
+    model = netspec.build(report).eval()
+    out = model(torch.zeros(2, *report.input.shape))
+    assert tuple(out.shape) == (2, *report.output.shape)
+    assert sum(p.numel() for p in model.parameters()) == report.total_params
+    return report
+
+
+def errors(data: dict) -> list:
+    report = netspec.check(data)
+    assert not report.valid
+    return report.errors
+
+
+def test_skip_connection_with_names_and_offsets():
+    report = agree(spec([{"Conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}, "name": "stem"},
+                         "ReLU", {"Conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}},
+                         {"Add": None, "from": ["stem", -1]}, {"Mul": None, "from": [-1, "stem"]},
+                         {"Concat": 1, "from": ["stem", -1, -2]}, "Flatten", {"Linear": 3}]))
+    concat = report.layers[5]
+    assert concat.output.shape == (12, 8, 8) and concat.node.inputs == (0, 4, 3)
+
+
+def test_from_input_and_concat_on_the_last_dimension():
+    report = agree(spec(["Flatten", {"Linear": 5}, {"Concat": {"dim": -1}, "from": [-1, "input"]}],
+                        input_shape=[7]))
+    assert report.output.shape == (12,)
+
+
+def test_only_needed_tensors_are_kept():
+    model = netspec.build(spec([{"ReLU": None, "name": "a"}, "ReLU", "ReLU", {"Add": None, "from": ["a", -1]},
+                                "ReLU"]))
+    # after each layer, drop what no later layer reads: the input after `a`, `a` itself only after Add
+    assert model._free == [[-1], [], [1], [0, 2], [3]]
+
+
+@pytest.mark.parametrize("layers,words,hint", [
+    ([{"ReLU": None, "name": "stem"}, {"Add": None, "from": ["stme", -1]}],
+     "from: there is no entry named `stme` before this one", "did you mean stem?"),
+    ([{"Add": None, "from": ["later", -1]}, {"ReLU": None, "name": "later"}],
+     "`later` is defined below this entry", "move the entry"),
+    ([{"ReLU": None, "name": "a"}, {"ReLU": None, "name": "a"}], "the name `a` is used twice", "its own name"),
+    ([{"ReLU": None, "name": "a"}, "ReLU", {"ReLU": None, "from": "a"}],
+     "the output of `relu_1` (ReLU) is never used", "from:"),
+    (["ReLU", {"Add": None, "from": -1}], "Add takes at least 2 inputs, but `from` names 1", "from: [stem, -1]"),
+    ([{"ReLU": None, "name": "a"}, {"ReLU": None, "from": ["a", "input"]}], "ReLU takes one input",
+     "Add or Concat"),
+    (["ReLU", {"ReLU": None, "from": -3}], "from: -3 reaches 3 entries back", "-1 is the entry just before"),
+    ([{"ReLU": None, "name": "input"}], "`input` cannot be a layer's name", "choose another name"),
+])
+def test_wiring_mistakes(layers, words, hint):
+    (e,) = errors(spec(layers, input_shape=[4, 6, 6]))
+    assert words in e.message, e.message
+    assert any(hint in h for h in e.hints), e.hints
+
+
+def test_a_merge_of_unequal_shapes_says_which_and_where_from():
+    (e,) = errors(spec([{"Conv2d": {"out_channels": 4, "kernel_size": 3}, "name": "stem"},
+                        {"Conv2d": {"out_channels": 8, "kernel_size": 1}}, {"Add": None, "from": ["stem", -1]}]))
+    assert e.message == ("Add needs inputs of equal shape, but `stem` (Conv2d) gives (N, 4, 6, 6) and `conv2d_1` "
+                         "(Conv2d) gives (N, 8, 6, 6)")
+    (e,) = errors(spec([{"Conv2d": {"out_channels": 4, "kernel_size": 3}, "name": "stem"},
+                        {"Concat": 1, "from": ["stem", "input"]}]))
+    assert "`stem` (Conv2d) gives (N, 4, 6, 6) and the model input gives (N, 3, 8, 8)" in e.message
+    (e,) = errors(spec([{"ReLU": None, "name": "a"}, {"Concat": 0, "from": ["a", -1]}]))
+    assert "batch" in e.message
+
+
+RESNET = {
+    "netspec": 1,
+    "blocks": {
+        "basic": {"params": {"channels": 8, "stride": 1}, "layers": [
+            {"Identity": None, "name": "x"},
+            {"Conv2d": {"out_channels": "$channels", "kernel_size": 3, "padding": 1, "bias": False}},
+            "BatchNorm2d", "ReLU",
+            {"Conv2d": {"out_channels": "$(channels * 2 // 2)", "kernel_size": 3, "padding": 1}},
+            {"Add": None, "from": ["x", -1]}, "ReLU"]},
+        "stage": {"params": {"width": None}, "layers": [
+            {"Conv2d": {"out_channels": "$width", "kernel_size": 3, "stride": 2, "padding": 1}},
+            {"basic": {"channels": "$width"}, "repeat": 2}]},
+    },
+    "model": {"input": [3, 16, 16], "layers": [
+        {"Conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1}},
+        {"basic": None, "name": "first"}, {"stage": {"width": 16}}, {"AdaptiveAvgPool2d": 1}, "Flatten",
+        {"Linear": 10}]},
+}
+
+
+def test_blocks_expand_with_params_and_local_names():
+    report = agree(RESNET)
+    names = [info.name for info in report.layers]
+    assert "first.x" in names and "stage_1.basic_1.x" in names and "stage_1.basic_2.x" in names
+    assert report.layers[names.index("stage_1.basic_2.conv2d_2")].args["out_channels"] == 16
+    add = report.layers[names.index("stage_1.basic_1.add_1")]
+    assert [report.layers[i].name for i in add.node.inputs] == ["stage_1.basic_1.x", "stage_1.basic_1.conv2d_2"]
+    model = netspec.build(report)
+    assert "stage_1.basic_2.conv2d_1.weight" in model.state_dict()
+    assert report.layers[names.index("stage_1.basic_2.x")].node.blocks == ("stage", "basic")
+
+
+def test_a_block_written_out_by_hand_gives_the_same_model():
+    by_hand = spec([{"Conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}},
+                    "ReLU", {"Conv2d": {"out_channels": 4, "kernel_size": 3, "padding": 1}}, "ReLU"])
+    blocked = spec([{"cr": {"c": 4}, "repeat": 2}],
+                   blocks={"cr": {"params": {"c": 1}, "layers": [
+                       {"Conv2d": {"out_channels": "$c", "kernel_size": 3, "padding": 1}}, "ReLU"]}})
+    a, b = agree(by_hand), agree(blocked)
+    assert [i.output.shape for i in a.layers] == [i.output.shape for i in b.layers]
+    assert a.total_params == b.total_params and a.total_macs == b.total_macs
+
+
+def with_blocks(layers, blocks):
+    return spec(layers, blocks=blocks)
+
+
+@pytest.mark.parametrize("layers,blocks,words", [
+    ([{"b": {"chanels": 3}}], {"b": {"params": {"channels": 1}, "layers": ["ReLU"]}},
+     "block `b` has no param `chanels`"),
+    (["b"], {"b": {"params": {"channels": None}, "layers": ["ReLU"]}},
+     "block `b` needs a value for its param `channels`"),
+    (["a"], {"a": {"layers": ["b"]}, "b": {"layers": ["a"]}}, "block `a` uses itself (a -> b -> a)"),
+    (["a"], {"a": {"layers": ["ReLU", "a"]}}, "block `a` uses itself (a -> a)"),
+    (["b"], {"b": {"params": {"c": 2}, "layers": [{"Linear": "$d"}]}}, "the block has no param `d`"),
+    (["b"], {"b": {"params": {"c": 2}, "layers": [{"Linear": "$(c // 0)"}]}}, "division by zero"),
+    ([{"b": 3}], {"b": {"params": {"c": 2}, "layers": ["ReLU"]}}, "takes its params as a mapping"),
+])
+def test_block_mistakes(layers, blocks, words):
+    errs = errors(with_blocks(layers, blocks))
+    assert words in errs[0].message, errs[0].message
+
+
+def test_a_block_name_may_not_shadow_a_layer():
+    (e,) = errors(with_blocks(["ReLU"], {"ReLU": {"layers": ["Tanh"]}}))
+    assert e.message == "the block name `ReLU` is already a layer type" and e.path == ("blocks", "ReLU")
+
+
+def test_an_error_inside_a_block_names_the_use_and_the_definition(tmp_path):
+    f = tmp_path / "b.yaml"
+    f.write_text("netspec: 1\nblocks:\n  wide:\n    params: {c: 4}\n    layers:\n"
+                 "      - Conv2d: {out_channels: $c, kernel_size: 9}\n"
+                 "model:\n  input: [3, 8, 8]\n  layers:\n    - ReLU\n    - wide: {c: 8}\n")
+    code, out, err = run_cli("check", str(f))
+    assert code == 1
+    lines = err.splitlines()
+    assert lines[0].startswith(f"{f}:11:7: error: Conv2d: the input is 8x8 but the kernel is 9x9")
+    assert lines[1:3] == ["  11 |     - wide: {c: 8}", "     |       ^"]
+    assert lines[4] == f"{f}:6:49: note: the entry is defined here, in block `wide`"
+    assert lines[5] == "  6 |       - Conv2d: {out_channels: $c, kernel_size: 9}"
+
+
+def test_a_substituted_argument_is_checked_against_the_layer_schema(tmp_path):
+    (e,) = errors(with_blocks([{"b": {"c": 0}}], {"b": {"params": {"c": 4}, "layers": [
+        {"Conv2d": {"out_channels": "$c", "kernel_size": 3}}]}}))
+    assert e.message == "Conv2d's out_channels must be at least 1, but it is 0"
+    assert e.path == ("model", "layers", 0)
+    assert e.notes[0].path == ("blocks", "b", "layers", 0, "Conv2d", "out_channels")
+
+
+def test_depth_folds_block_uses(tmp_path, monkeypatch):
+    import yaml
+
+    f = tmp_path / "r.yaml"
+    f.write_text(yaml.safe_dump(RESNET))
+    code, out, _ = run_cli("check", str(f), "--depth", "0")
+    rows = [line.split() for line in out.splitlines()]
+    assert code == 0
+    assert ["1", "first", "block", "basic", "(N,", "8,", "16,", "16)"] == rows[6][:8]
+    assert any(r[:4] == ["8", "stage_1", "block", "stage"] for r in rows)
+    assert sum(1 for r in rows if r and r[0].isdigit()) == 6  # stem, first, stage_1, pool, flatten, linear
+
+
+@pytest.mark.parametrize("text,value", [("1 + 2 * 3", 7), ("(1 + 2) * 3", 9), ("c * 2 // 3", 2), ("-c + 10", 7),
+                                        ("c - -1", 4), ("((c))", 3), ("7 // 2", 3)])
+def test_the_expression_evaluator(text, value):
+    assert evaluate(text, {"c": 3}, ()) == value
+
+
+@pytest.mark.parametrize("text", ["__import__('os')", "c ** 2", "c / 2", "c.real", "(1", "1 +", "open", "1; 2",
+                                  "(" * 40 + "1" + ")" * 40, "9999999 * 9999999"])
+def test_the_evaluator_refuses_anything_else(text):
+    with pytest.raises(ParamError):
+        evaluate(text, {"c": 3}, ())
