@@ -163,10 +163,10 @@ def layers() -> dict[str, LayerType]:
     """Every layer type by name (built once, on first use)."""
     global _LAYERS
     if _LAYERS is None:
-        from .layers import activation, conv, linear, merge, norm, pool, reshape, sequence
+        from .layers import activation, conv, linear, merge, norm, pool, reshape
 
         table: dict[str, LayerType] = {}
-        for module in (linear, conv, pool, norm, activation, reshape, merge, sequence):
+        for module in (linear, conv, pool, norm, activation, reshape, merge):
             for lt in module.LAYERS:
                 assert lt.name not in table, lt.name
                 table[lt.name] = lt
