@@ -89,3 +89,27 @@ class TransformerEncoder(torch.nn.TransformerEncoder):
     def __init__(self, *, num_layers: int, **layer_args):
         layer = torch.nn.TransformerEncoderLayer(batch_first=True, **layer_args)
         super().__init__(layer, num_layers, enable_nested_tensor=False)
+
+
+def torchvision_model(model: str, weights=None, **kwargs) -> torch.nn.Module:
+    """A torchvision classification model; weights that cannot be downloaded get a clear error."""
+    import os
+
+    import torchvision
+
+    from .errors import NetspecError, Problem
+
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}  # left out: torchvision's own default
+    try:
+        return torchvision.models.get_model(model, weights=weights, **kwargs)
+    except (OSError, RuntimeError) as e:  # URLError is an OSError: no network, or the file is torn
+        if weights is None:
+            raise
+        enum = torchvision.models.get_model_weights(model)
+        chosen = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
+        file = os.path.basename(chosen.url)
+        folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+        raise NetspecError(Problem(
+            f"the {weights} weights of torchvision.{model} could not be loaded ({str(e).splitlines()[0][:120]})",
+            hints=(f"download {chosen.url} on a machine with a network and put it at {os.path.join(folder, file)}",
+                   "or use `weights: null` to start from random weights"))) from None

@@ -79,6 +79,7 @@ class LayerType:
     accepts_int: bool = False  # may take integer (token id) input
     inputs: tuple[int, int] = (1, 1)  # fewest and most inputs
     stricter: str = ""  # where netspec refuses something torch lets through, and why
+    extra_args: bool = False  # takes arguments beyond `args` (a torchvision model's own), checked when built
 
     @property
     def required(self) -> list[str]:
@@ -163,10 +164,10 @@ def layers() -> dict[str, LayerType]:
     """Every layer type by name (built once, on first use)."""
     global _LAYERS
     if _LAYERS is None:
-        from .layers import activation, conv, linear, merge, norm, pool, reshape
+        from .layers import activation, conv, linear, merge, norm, pool, reshape, sequence, vision
 
         table: dict[str, LayerType] = {}
-        for module in (linear, conv, pool, norm, activation, reshape, merge):
+        for module in (linear, conv, pool, norm, activation, reshape, merge, sequence, vision):
             for lt in module.LAYERS:
                 assert lt.name not in table, lt.name
                 table[lt.name] = lt

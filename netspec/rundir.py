@@ -7,7 +7,7 @@ import os
 
 import yaml
 
-from .checkpoint import atomic_write
+from .atomic import atomic_write
 from .errors import NetspecError, Problem
 
 METRICS = ["epoch", "train_loss", "test_loss", "test_accuracy", "lr", "seconds", "images_per_s"]

@@ -28,7 +28,7 @@ def _arg(arg) -> dict:
 def layer_schema(lt: LayerType) -> dict:
     """The value beside a layer name: a mapping of arguments, the main argument, or nothing."""
     mapping: dict = {"type": "object", "properties": {n: _arg(a) for n, a in lt.args.items()},
-                     "additionalProperties": False}
+                     "additionalProperties": lt.extra_args}
     if lt.required:
         mapping["required"] = lt.required
     if lt.main:

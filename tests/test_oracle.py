@@ -11,6 +11,7 @@ drawn here; `test_stricter_than_torch` pins them down instead.
 from __future__ import annotations
 
 import warnings
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import pytest
@@ -18,6 +19,7 @@ import torch
 from hypothesis import given, note, settings
 from hypothesis import strategies as st
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
@@ -422,6 +424,56 @@ def _pad(name: str, d: int, mode: str) -> st.SearchStrategy:
     return strategy()
 
 
+def _recurrent(name: str) -> st.SearchStrategy:
+    @st.composite
+    def strategy(draw) -> Case:
+        shape = _sizes(draw, _rank(draw, [2], [3]), 1, 5)  # rank 1: stricter
+        h = draw(st.integers(1, 6))
+        given = {"hidden_size": h}
+        _put(given, "input_size", _inferred(draw, shape[-1]))
+        given |= _args(draw, num_layers=st.integers(1, 3), bias=st.booleans(), dropout=_numbers(0, 1),
+                       bidirectional=st.booleans(), output=st.sampled_from(["sequence", "last"]))
+        if name == "RNN":
+            given |= _args(draw, nonlinearity=st.sampled_from(["tanh", "relu"]))
+        if name == "LSTM":
+            given |= _args(draw, proj_size=st.one_of(st.integers(0, h - 1), st.integers(0, 7)))
+        return Case(given, shape, _float(draw), {"input_size": shape[-1]})
+    return strategy()
+
+
+def _heads_and_width(draw, heads_hi: int, width_hi: int) -> tuple[int, int]:
+    """A number of heads, and a width that it mostly divides."""
+    heads = draw(st.integers(1, heads_hi))
+    return heads, draw(st.one_of(st.integers(1, 3).map(lambda m: m * heads), st.integers(1, width_hi)))
+
+
+@st.composite
+def _attention(draw) -> Case:
+    heads, e = _heads_and_width(draw, 4, 8)
+    shape = _sizes(draw, _rank(draw, [2], [3]) - 1, 1, 5) + (e,)  # rank 1: stricter
+    given = {"num_heads": heads}
+    _put(given, "embed_dim", _inferred(draw, e))
+    given |= _args(draw, dropout=_numbers(0, 1), bias=st.booleans(), add_bias_kv=st.booleans(),
+                   add_zero_attn=st.booleans())
+    return Case(given, shape, _float(draw), {"embed_dim": e})
+
+
+def _encoder(stack: bool) -> st.SearchStrategy:
+    @st.composite
+    def strategy(draw) -> Case:
+        heads, e = _heads_and_width(draw, 3, 6)
+        shape = _sizes(draw, _rank(draw, [2], [3]) - 1, 1, 4) + (e,)  # rank 1: stricter
+        given = {"nhead": heads}
+        _put(given, "d_model", _inferred(draw, e))
+        if stack:
+            given["num_layers"] = draw(st.integers(1, 3))
+        given |= _args(draw, dim_feedforward=st.integers(1, 12), dropout=_numbers(0, 1),
+                       activation=st.sampled_from(["relu", "gelu"]), layer_norm_eps=_numbers(above=0),
+                       norm_first=st.booleans(), bias=st.booleans())
+        return Case(given, shape, _float(draw), {"d_model": e})
+    return strategy()
+
+
 def _table() -> dict[str, tuple[st.SearchStrategy, int]]:
     """Each registry entry's strategy and example count (conv and pool families: 200)."""
     table: dict[str, tuple[st.SearchStrategy, int]] = {
@@ -435,6 +487,9 @@ def _table() -> dict[str, tuple[st.SearchStrategy, int]]:
         "Dropout1d": (_generic("Dropout1d", [1, 2], [3]), 30), "Dropout2d": (_generic("Dropout2d", [3]), 30),
         "Dropout3d": (_generic("Dropout3d", [4]), 30),
         "FeatureAlphaDropout": (_generic("FeatureAlphaDropout", [2, 3, 4]), 30),
+        "RNN": (_recurrent("RNN"), 60), "LSTM": (_recurrent("LSTM"), 60), "GRU": (_recurrent("GRU"), 60),
+        "MultiheadAttention": (_attention(), 60), "TransformerEncoderLayer": (_encoder(False), 40),
+        "TransformerEncoder": (_encoder(True), 40),
     }
     for d in (1, 2, 3):
         table[f"Conv{d}d"] = (_conv(d, False), 200)
@@ -456,7 +511,44 @@ def _table() -> dict[str, tuple[st.SearchStrategy, int]]:
 
 
 STRATEGIES = _table()
-MAC_LAYERS = {"Linear", "LazyLinear"} | {f"{k}{d}d" for k in ("Conv", "ConvTranspose") for d in (1, 2, 3)}
+
+
+class _Steps(nn.Module):
+    """torch's RNN, LSTM or GRU with batch_first, giving its output sequence or that sequence's last step."""
+
+    def __init__(self, cls, output: str = "sequence", **kwargs):
+        super().__init__()
+        self.rnn, self.output = cls(batch_first=True, **kwargs), output
+
+    def forward(self, x):
+        y = self.rnn(x)[0]
+        return y[:, -1] if self.output == "last" else y
+
+
+class _SelfAttention(nn.Module):
+    def __init__(self, **kwargs):
+        super().__init__()
+        self.mha = nn.MultiheadAttention(batch_first=True, **kwargs)
+
+    def forward(self, x):
+        return self.mha(x, x, x)[0]
+
+
+def _encoder_stack(num_layers: int, **kwargs) -> nn.Module:
+    layer = nn.TransformerEncoderLayer(batch_first=True, **kwargs)
+    return nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
+
+
+# What a spec's sequence layer means in torch's own terms (netspec builds them batch_first, one tensor in
+# and out); every other entry is the torch.nn class of its name.
+REFERENCE = {
+    "RNN": lambda **kw: _Steps(nn.RNN, **kw), "LSTM": lambda **kw: _Steps(nn.LSTM, **kw),
+    "GRU": lambda **kw: _Steps(nn.GRU, **kw), "MultiheadAttention": _SelfAttention,
+    "TransformerEncoderLayer": lambda **kw: nn.TransformerEncoderLayer(batch_first=True, **kw),
+    "TransformerEncoder": _encoder_stack,
+}
+MAC_LAYERS = {"Linear", "LazyLinear"} | {f"{k}{d}d" for k in ("Conv", "ConvTranspose") for d in (1, 2, 3)} | \
+    set(REFERENCE)
 # Known bugs outside the shape rules, reported: remove an entry when the assertion under it fails.
 
 
@@ -473,14 +565,24 @@ class Outcome:
     error: Exception | None = None
 
 
-def _run(module: nn.Module, case: Case, n_inputs: int = 1) -> Outcome:
-    """Run module in eval mode on a batch of zeros (token id 0 for integer input)."""
+def _run(module: nn.Module, case: Case, n_inputs: int = 1, counted: bool = False) -> Outcome:
+    """Run module in eval mode on a batch of zeros (token id 0 for integer input).
+
+    counted: with gradients on, without oneDNN and with math attention, so that FlopCounterMode sees every
+    matrix multiply (the no-grad paths of RNNs and attention are fused kernels it does not count).
+    """
     module.eval()
     if case.dtype == "float64":
         module.double()
     x = torch.zeros((BATCH,) + case.shape, dtype=getattr(torch, case.dtype))
-    with torch.no_grad(), warnings.catch_warnings(), FlopCounterMode(display=False) as counter:
+    with ExitStack() as context:
+        context.enter_context(torch.enable_grad() if counted else torch.no_grad())
+        if counted:
+            context.enter_context(torch.backends.mkldnn.flags(enabled=False))
+            context.enter_context(sdpa_kernel(SDPBackend.MATH))
+        context.enter_context(warnings.catch_warnings())
         warnings.simplefilter("ignore")
+        counter = context.enter_context(FlopCounterMode(display=False))
         y = module(*[x] * n_inputs)
     params = sum(p.numel() for p in module.parameters())
     return Outcome(tuple(y.shape), str(y.dtype).removeprefix("torch."), params, counter.get_total_flops())
@@ -494,7 +596,8 @@ def torch_outcome(name: str, case: Case, empty_is_error: bool = True) -> Outcome
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            outcome = _run(getattr(nn, name)(**kwargs), case, lt.inputs[1])
+            build = REFERENCE.get(name) or getattr(nn, name)
+            outcome = _run(build(**kwargs), case, lt.inputs[1], counted=name in REFERENCE)
     except Exception as e:  # any refusal, at construction or in forward, is torch's "invalid"
         return Outcome(error=e)
     if empty_is_error and 0 in outcome.shape:  # netspec refuses these on purpose: see STRICTER
@@ -537,8 +640,9 @@ def assert_agrees(name: str, case: Case, document: dict) -> None:
     assert (built.shape, built.dtype) == (oracle.shape, oracle.dtype), "output of netspec.build"
 
 
-# Layers of one input; the merges (several inputs, wired with `from`) are checked in tests/test_graph.py.
-ONE_INPUT = sorted(name for name, lt in layers().items() if lt.inputs[0] == 1)
+# Layers of one input; the merges (several inputs, wired with `from`) are checked in tests/test_graph.py,
+# torchvision's models (measured by torch itself on the meta device) in tests/test_vision.py.
+ONE_INPUT = sorted(name for name, lt in layers().items() if lt.inputs[0] == 1 and not name.startswith("torchvision."))
 
 
 @pytest.mark.parametrize("name", ONE_INPUT)
@@ -591,6 +695,10 @@ STRICTER = [
     ("InstanceNorm2d", Case({"track_running_stats": True}, (3, 1, 1), truth={"num_features": 3})),
     # an empty output, which torch returns
     ("ConvTranspose1d", Case({"out_channels": 1, "kernel_size": 8, "padding": 4}, (1, 1), truth={"in_channels": 1})),
+    # a sequence without its batch: torch reads (N, features) as one unbatched sequence of N steps
+    ("LSTM", Case({"hidden_size": 3}, (4,), truth={"input_size": 4})),
+    ("MultiheadAttention", Case({"num_heads": 2}, (4,), truth={"embed_dim": 4})),
+    ("TransformerEncoder", Case({"nhead": 1, "num_layers": 1, "dim_feedforward": 4}, (4,), truth={"d_model": 4})),
     # integer input for a layer made for floats
     ("ReLU", Case({}, (3,), "int64")),
     ("MaxPool1d", Case({"kernel_size": 2}, (3, 4), "int64")),
@@ -612,3 +720,34 @@ def test_stricter_than_torch(name: str, case: Case):
     else:
         assert lt.stricter, f"{name} refuses more than torch; say so in its `stricter` note"
     assert report.errors[0].hints, "a refusal torch would not make needs a hint on what to do instead"
+
+
+SEQUENCE_CASES = [
+    ("LSTM", {"hidden_size": 5, "num_layers": 2, "bidirectional": True, "proj_size": 3, "output": "last"}),
+    ("LSTM", {"hidden_size": 4}),
+    ("GRU", {"hidden_size": 4, "bidirectional": True}),
+    ("RNN", {"hidden_size": 4, "nonlinearity": "relu", "output": "last"}),
+    ("MultiheadAttention", {"num_heads": 2, "add_bias_kv": True}),
+    ("MultiheadAttention", {"num_heads": 3, "bias": False, "add_zero_attn": True}),
+    ("TransformerEncoderLayer", {"nhead": 2, "dim_feedforward": 8, "activation": "gelu", "norm_first": True}),
+    ("TransformerEncoder", {"nhead": 3, "num_layers": 2, "dim_feedforward": 8, "bias": False}),
+]
+
+
+@pytest.mark.parametrize("name, given", SEQUENCE_CASES, ids=[n for n, _ in SEQUENCE_CASES])
+def test_sequence_layers_compute_what_torch_does(name: str, given: dict):
+    """netspec's module for a sequence layer holds torch's own state-dict keys and gives torch's output."""
+    torch.manual_seed(0)
+    report = netspec.check(spec([{name: given}], (7, 6)))
+    model = netspec.build(report).eval()
+    layer = model.get_submodule(report.layers[0].name)
+    truth = {n: v for n, v in report.layers[0].args.items() if n in ("input_size", "embed_dim", "d_model")}
+    lt = layers()[name]
+    defaults = {n: a.default for n, a in lt.args.items() if not a.inferred and a.default is not REQUIRED}
+    reference = REFERENCE[name](**defaults | truth | given).eval()
+    own = getattr(reference, "rnn", None) or getattr(reference, "mha", None) or reference
+    assert list(layer.state_dict()) == list(own.state_dict())
+    own.load_state_dict(layer.state_dict())
+    x = torch.randn(BATCH, 7, 6)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), reference(x))

@@ -1,0 +1,32 @@
+"""Atomic file writes: a kill at any moment leaves the old file or the new one, never a torn one."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+
+def atomic_write(path: str, write) -> None:
+    """write(file) into a temporary file beside `path`, flushed and fsynced, then os.replace it in.
+
+    A kill at any moment leaves either the old file or the new one, never a torn one.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError:
+        pass  # some file systems cannot fsync a folder; the file itself is safe

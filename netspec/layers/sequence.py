@@ -1,0 +1,128 @@
+"""Sequence layers: RNN, LSTM, GRU, self-attention and Transformer encoders over (N, L, features).
+
+netspec builds all of them with batch_first=True (the sample is (L, features) after the implicit
+N) and does not offer batch_first as an argument. MACs count the matrix multiplies per sample:
+input, hidden and projection weights at every step and in every direction for the recurrent
+layers; the q, k, v and output projections and the two attention products (scores and weighted
+sum) for attention; and the two feed-forward Linears in an encoder layer. Additions, gates,
+softmax and norms count 0.
+"""
+from __future__ import annotations
+
+from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, choice, fmt, integer, number
+from .common import batched
+
+_GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+_BATCH_FIRST = "; always batch_first (not an argument)"
+_STRICT = batched("(N, L, features)").replace("sample", "sequence")
+
+
+def _need_sequence(layer: str, x: Tensor, features: str = "features") -> tuple[int, int]:
+    """The steps L and the features of a (N, L, features) input."""
+    if len(x.shape) == 1:
+        hints = ["put it before Flatten; for token ids, put an Embedding before it: (N, L) becomes "
+                 "(N, L, embedding_dim)",
+                 f"to read the {x.shape[0]} values as a sequence, put an Unflatten before it, e.g. "
+                 f"`- Unflatten: {{dim: 1, unflattened_size: [{x.shape[0]}, 1]}}` (one value per step)"]
+    elif len(x.shape) > 2:
+        hints = ["merge the dimensions after L into one first: `- Flatten: {start_dim: 2}`"]
+    else:
+        return x.shape
+    raise ShapeError(f"{layer} expects an input of shape (N, L, {features}) but its input is {fmt(x.shape)}", hints)
+
+
+def _recurrent(a: Args, x: Tensor) -> Out:
+    steps, features = _need_sequence(a.layer, x)
+    n_in = a.infer("input_size", features, x)
+    h, p = a["hidden_size"], a.get("proj_size", 0)
+    if p >= h:
+        raise ShapeError(f"LSTM: proj_size ({p}) must be smaller than hidden_size ({h})",
+                         [f"use a proj_size below {h}, or 0 for no projection"], arg="proj_size")
+    h_out, d = p or h, 2 if a["bidirectional"] else 1
+    gates = _GATES[a.layer] * h
+    params = macs = 0
+    for layer in range(a["num_layers"]):
+        n = n_in if layer == 0 else d * h_out
+        weights = gates * (n + h_out) + p * h  # weight_ih, weight_hh and LSTM's weight_hr
+        params += d * (weights + (2 * gates if a["bias"] else 0))
+        macs += d * steps * weights
+    shape = (d * h_out,) if a["output"] == "last" else (steps, d * h_out)
+    return Out(shape, params, macs)
+
+
+def _divides(layer: str, heads_arg: str, heads: int, dim_arg: str, dim: int) -> None:
+    if dim % heads:
+        fits = ", ".join([str(k) for k in range(1, dim + 1) if dim % k == 0][:6])
+        raise ShapeError(f"{layer}: {heads_arg} ({heads}) must divide {dim_arg} ({dim})",
+                         [f"use a {heads_arg} that divides {dim}, e.g. {fits}"], arg=heads_arg)
+
+
+def _attention(e: int, steps: int, keys: int, bias: bool, bias_kv: bool = False) -> tuple[int, int]:
+    """Parameters and MACs of self-attention: in_proj (q, k, v) and out_proj, E x E each."""
+    params = 4 * e * e + (4 * e if bias else 0) + (2 * e if bias_kv else 0)
+    return params, 4 * steps * e * e + 2 * steps * keys * e
+
+
+def _self_attention(a: Args, x: Tensor) -> Out:
+    steps, features = _need_sequence(a.layer, x, "embed_dim")
+    e = a.infer("embed_dim", features, x)
+    _divides(a.layer, "num_heads", a["num_heads"], "embed_dim", e)
+    keys = steps + a["add_bias_kv"] + a["add_zero_attn"]
+    params, macs = _attention(e, steps, keys, a["bias"], a["add_bias_kv"])
+    return Out(x.shape, params, macs)
+
+
+def _encoder(a: Args, x: Tensor) -> Out:
+    """One encoder layer (self-attention, then Linear d_model->dim_feedforward->d_model, two LayerNorms)
+    or a stack of num_layers of them."""
+    steps, features = _need_sequence(a.layer, x, "d_model")
+    e = a.infer("d_model", features, x)
+    _divides(a.layer, "nhead", a["nhead"], "d_model", e)
+    f, bias = a["dim_feedforward"], a["bias"]
+    params, macs = _attention(e, steps, steps, bias)
+    params += 2 * e * f + (f + e if bias else 0) + 2 * (2 * e if bias else e)
+    macs += 2 * steps * e * f
+    n = a.get("num_layers", 1)
+    return Out(x.shape, n * params, n * macs)
+
+
+def _recurrent_args(name: str) -> dict:
+    args = {"input_size": integer(minimum=1, inferred=True), "hidden_size": integer(minimum=1),
+            "num_layers": integer(1, minimum=1)}
+    if name == "RNN":
+        args["nonlinearity"] = choice("tanh", "tanh", "relu")
+    args |= {"bias": boolean(True), "dropout": number(0.0, 0, 1), "bidirectional": boolean(False)}
+    if name == "LSTM":
+        args["proj_size"] = integer(0, minimum=0)
+    return args | {"output": choice("sequence", "sequence", "last")}
+
+
+def _encoder_args(stack: bool) -> dict:
+    args = {"d_model": integer(minimum=1, inferred=True), "nhead": integer(minimum=1)}
+    if stack:
+        args["num_layers"] = integer(minimum=1)
+    return args | {"dim_feedforward": integer(2048, minimum=1), "dropout": number(0.1, 0, 1),
+                   "activation": choice("relu", "relu", "gelu"), "layer_norm_eps": number(1e-5, exclusive_minimum=0),
+                   "norm_first": boolean(False), "bias": boolean(True)}
+
+
+_RECURRENT = {"RNN": "Elman RNN (tanh or relu)", "LSTM": "long short-term memory RNN",
+              "GRU": "gated recurrent unit RNN"}
+
+LAYERS = [
+    LayerType(name, _recurrent_args(name), _recurrent, main="hidden_size", module=name, stricter=_STRICT,
+              summary=f"{what} over (N, L, features); output: sequence (N, L, D*H_out) or last step (N, D*H_out)"
+                      + _BATCH_FIRST)
+    for name, what in _RECURRENT.items()
+] + [
+    LayerType("MultiheadAttention", {"embed_dim": integer(minimum=1, inferred=True), "num_heads": integer(minimum=1),
+                                     "dropout": number(0.0, 0, 1), "bias": boolean(True),
+                                     "add_bias_kv": boolean(False), "add_zero_attn": boolean(False)},
+              _self_attention, main="num_heads", module="SelfAttention", stricter=_STRICT,
+              summary="self-attention (the input is query, key and value) over (N, L, embed_dim)"
+                      + _BATCH_FIRST),
+    LayerType("TransformerEncoderLayer", _encoder_args(False), _encoder, main="nhead",
+              module="TransformerEncoderLayer", stricter=_STRICT, summary="self-attention and a feed-forward network over (N, L, d_model)" + _BATCH_FIRST),
+    LayerType("TransformerEncoder", _encoder_args(True), _encoder, module="TransformerEncoder", stricter=_STRICT,
+              summary="num_layers TransformerEncoderLayers over (N, L, d_model), no final norm" + _BATCH_FIRST),
+]

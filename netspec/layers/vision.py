@@ -1,0 +1,148 @@
+"""torchvision's classification models as layers: `- torchvision.resnet18: {num_classes: 10, weights: null}`.
+
+Their output shape, parameter count and MACs come from building the model on torch's `meta`
+device (no memory, no weights) and running it there once; the answer is cached on disk, so that
+`netspec check` imports torch only the first time it meets a model, input size and arguments.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+
+from ..atomic import atomic_write
+from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, fmt, integer
+from .common import need_rank
+
+MODELS = (
+    "alexnet", "convnext_base", "convnext_large", "convnext_small", "convnext_tiny", "densenet121", "densenet161",
+    "densenet169", "densenet201", "efficientnet_b0", "efficientnet_b1", "efficientnet_b2", "efficientnet_b3",
+    "efficientnet_b4", "efficientnet_b5", "efficientnet_b6", "efficientnet_b7", "efficientnet_v2_l",
+    "efficientnet_v2_m", "efficientnet_v2_s", "googlenet", "inception_v3", "maxvit_t", "mnasnet0_5", "mnasnet0_75",
+    "mnasnet1_0", "mnasnet1_3", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "regnet_x_16gf",
+    "regnet_x_1_6gf", "regnet_x_32gf", "regnet_x_3_2gf", "regnet_x_400mf", "regnet_x_800mf", "regnet_x_8gf",
+    "regnet_y_16gf", "regnet_y_1_6gf", "regnet_y_32gf", "regnet_y_3_2gf", "regnet_y_400mf", "regnet_y_800mf",
+    "regnet_y_8gf", "resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "resnext101_32x8d",
+    "resnext101_64x4d", "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "swin_b", "swin_s", "swin_t", "swin_v2_b", "swin_v2_s",
+    "swin_v2_t", "vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vit_b_16",
+    "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2",
+)
+PREFIX = "torchvision."
+
+
+def _cache_path() -> str:
+    from importlib.metadata import version
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "netspec", f"torchvision-{version('torchvision')}-shapes.json")
+
+
+@lru_cache(maxsize=1)
+def _cache() -> dict:
+    try:
+        with open(_cache_path()) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(key: str, value: dict) -> None:
+    _cache()[key] = value
+    path = _cache_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        atomic_write(path, lambda f: f.write(json.dumps(_cache(), sort_keys=True).encode()))
+    except OSError:
+        pass  # a read-only home: the next check measures again
+
+
+def probe(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
+    """{"shape", "params", "macs"} or {"error", "hint"} of a torchvision model on one input shape."""
+    key = json.dumps([model, kwargs, list(shape)], sort_keys=True)
+    if key not in _cache():
+        _remember(key, _measure(model, kwargs, shape))
+    return _cache()[key]
+
+
+def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
+    import warnings
+
+    import torch
+    import torchvision
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torchvision's notes on weight initialisation
+            net = torchvision.models.get_model(model, weights=None, **kwargs).eval()
+    except (TypeError, ValueError) as e:
+        return {"error": f"{PREFIX}{model} does not accept these arguments: {e}",
+                "hint": "see torchvision's documentation of the model for its arguments"}
+    params = sum(p.numel() for p in net.parameters())
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter, torch.no_grad():
+            out = net(torch.empty(1, *shape, device="meta"))
+    except (RuntimeError, ValueError, AssertionError, IndexError) as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        return {"error": f"{PREFIX}{model} cannot take an input of {fmt(shape)}: {first}",
+                "hint": "most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first helps"}
+    return {"shape": list(out.shape[1:]), "params": params, "macs": counter.get_total_flops() // 2}
+
+
+def weights_problem(model: str, weights, num_classes) -> tuple[str, tuple] | None:
+    """Whether the weights name exists for the model and fits num_classes; checked without downloading."""
+    if weights is None:
+        return None
+    key = json.dumps(["weights", model, weights, num_classes])
+    if key not in _cache():
+        _remember(key, {"problem": _weights_problem(model, weights, num_classes)})
+    found = _cache()[key]["problem"]
+    return (found[0], tuple(found[1])) if found else None
+
+
+def _weights_problem(model: str, weights: str, num_classes) -> tuple[str, tuple] | None:
+    import torchvision
+
+    from ..errors import did_you_mean
+
+    enum = torchvision.models.get_model_weights(model)
+    names = ["DEFAULT"] + [w.name for w in enum]
+    if weights not in names:
+        return (f"{PREFIX}{model} has no weights `{weights}`",
+                did_you_mean(weights, names) or (f"its weights: {', '.join(names)}",))
+    chosen = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
+    classes = len(chosen.meta.get("categories") or [])
+    if num_classes is not None and classes and num_classes != classes:
+        return (f"the {weights} weights of {PREFIX}{model} have {classes} classes, but num_classes is {num_classes}",
+                (f"remove num_classes (or set it to {classes}) and put a Linear after the model for your classes",))
+    return None
+
+
+def _rule(model: str):
+    def rule(a: Args, x: Tensor) -> Out:
+        need_rank(a.layer, x, {3}, "(N, C, H, W)")
+        kwargs = {k: v for k, v in a.items() if k not in ("weights", "model") and v is not None}
+        wrong = weights_problem(model, a.get("weights"), a.get("num_classes"))
+        if wrong:
+            raise ShapeError(wrong[0], wrong[1], arg="weights")
+        result = probe(model, kwargs, x.shape)
+        if "error" in result:
+            raise ShapeError(result["error"], [result["hint"]])
+        a["model"] = model  # for the builder
+        return Out(tuple(result["shape"]), result["params"], result["macs"])
+    return rule
+
+
+def _args() -> dict:
+    weights = Arg({"type": ["string", "null"]}, None, False, "null, DEFAULT or a weights name such as IMAGENET1K_V1")
+    return {"num_classes": integer(None, minimum=1, null=True), "weights": weights}
+
+
+LAYERS = [
+    LayerType(f"{PREFIX}{m}", _args(), _rule(m), main="num_classes", module="torchvision_model",
+              summary=f"torchvision.models.{m}, built without downloading anything unless weights are asked for",
+              extra_args=True)
+    for m in MODELS
+]

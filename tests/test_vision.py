@@ -1,0 +1,98 @@
+"""torchvision's classic models as layers: shapes and parameters from the meta device, cached, and agreeing
+with the real model; weights are never downloaded behind the user's back."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import netspec
+from tests.helpers import ROOT, run_cli, spec
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Each test starts with an empty shape cache of its own."""
+    from netspec.layers import vision
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    vision._cache.cache_clear()
+    yield
+    vision._cache.cache_clear()
+
+
+@pytest.mark.parametrize("model,shape", [("resnet18", [3, 64, 64]), ("mobilenet_v3_small", [3, 32, 32]),
+                                         ("squeezenet1_1", [3, 48, 48]), ("vgg11", [3, 32, 32])])
+def test_a_model_alone_agrees_with_torchvision(model, shape):
+    report = netspec.check(spec([{f"torchvision.{model}": {"num_classes": 7, "weights": None}}], input_shape=shape))
+    assert report.valid, [p.message for p in report.errors]
+    net = netspec.build(report).eval()
+    with torch.no_grad():
+        out = net(torch.zeros(2, *shape))
+    assert tuple(out.shape) == (2, 7) == (2, *report.output.shape)
+    assert sum(p.numel() for p in net.parameters()) == report.total_params
+    assert report.total_macs > 0
+
+
+def test_a_model_followed_by_more_layers():
+    report = netspec.check(spec([{"torchvision.resnet18": 64}, "ReLU", {"Linear": 10}], input_shape=[3, 32, 32]))
+    assert report.valid and report.output.shape == (10,)
+    assert report.layers[0].name == "torchvision_resnet18_1"
+    model = netspec.build(report).eval()
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert sum(p.numel() for p in model.parameters()) == report.total_params
+
+
+def test_the_shape_cache_spares_torch_the_second_time(tmp_path):
+    f = tmp_path / "v.yaml"
+    f.write_text("netspec: 1\nmodel:\n  input: [3, 32, 32]\n  layers:\n    - torchvision.resnet18: 10\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    probe = ("import sys\nfrom netspec.cli import main\nrc = main(['check', sys.argv[1]])\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\nsys.exit(rc)\n")
+    first = subprocess.run([sys.executable, "-c", probe, str(f)], cwd=ROOT, env=env, capture_output=True, text=True)
+    second = subprocess.run([sys.executable, "-c", probe, str(f)], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert first.returncode == second.returncode == 0, first.stderr
+    assert first.stdout.strip().endswith("TORCH") and second.stdout.strip().endswith("NO-TORCH")
+    assert "11,181,642" in second.stdout
+    (cache,) = (tmp_path / "cache" / "netspec").iterdir()
+    assert any('"resnet18"' in k for k in json.loads(cache.read_text()))
+
+
+def test_an_input_too_small_for_the_model_is_a_located_error():
+    (e,) = netspec.check(spec([{"torchvision.alexnet": 10}], input_shape=[3, 16, 16])).errors
+    assert e.message.startswith("torchvision.alexnet cannot take an input of (N, 3, 16, 16)")
+    assert e.path == ("model", "layers", 0) and "224" in e.hints[0]
+
+
+def test_weights_names_and_classes_are_checked_without_downloading():
+    (e,) = netspec.check(spec([{"torchvision.resnet18": {"weights": "IMAGENET1K_V9"}}], input_shape=[3, 64, 64])).errors
+    assert e.message == "torchvision.resnet18 has no weights `IMAGENET1K_V9`" and "IMAGENET1K_V1" in e.hints[0]
+    (e,) = netspec.check(spec([{"torchvision.resnet18": {"weights": "DEFAULT", "num_classes": 10}}],
+                              input_shape=[3, 64, 64])).errors
+    assert "have 1000 classes, but num_classes is 10" in e.message
+    assert netspec.check(spec([{"torchvision.resnet18": {"weights": "DEFAULT"}}], input_shape=[3, 64, 64])).valid
+
+
+def test_weights_that_cannot_be_downloaded_say_where_to_put_the_file(monkeypatch, tmp_path):
+    import torchvision
+    from urllib.error import URLError
+
+    def offline(*args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr(torchvision.models._api.WeightsEnum, "get_state_dict", offline)
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(netspec.NetspecError) as e:
+        netspec.build(spec([{"torchvision.resnet18": {"weights": "IMAGENET1K_V1"}}], input_shape=[3, 64, 64]))
+    (p,) = e.value.problems
+    assert p.message.startswith("the IMAGENET1K_V1 weights of torchvision.resnet18 could not be loaded")
+    assert str(tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth") in p.hints[0]
+
+
+def test_unknown_model_names_get_did_you_mean():
+    code, _, err = run_cli("layers", "torchvision.resnet19")
+    assert code == 2 and "did you mean torchvision.resnet18" in err
+    (e,) = netspec.check(spec([{"torchvision.resnt18": 10}], input_shape=[3, 64, 64])).errors
+    assert "unknown layer type `torchvision.resnt18`" in e.message and "torchvision.resnet18" in e.hints[0]
