@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import NetspecError, Problem
+from .errors import NetspecError
 from .registry import INT_DTYPES, Args, ShapeError, Tensor, fmt
 from .resolve import Node
 

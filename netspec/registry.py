@@ -6,7 +6,7 @@ The rules work on plain shapes and never import torch.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 REQUIRED = object()  # default of an argument that must be given

@@ -94,13 +94,14 @@ class _Resolver:
                           (f"write e.g. `- {kind}: {{{next(iter(self.blocks[kind].get('params') or {'p': 0}))}: ...}}`",),
                           origin)
             inputs = self.inputs(meta.get("from"), i, outputs, local, declared, first_input, path, origin)
-            for copy in range(meta.get("repeat", 1)):
+            ins = inputs
+            for copy in range(meta.get("repeat", 1)):  # each copy takes the one before
                 name = self.name(kind, meta, copy, prefix, path, origin)
-                ins = inputs if copy == 0 else (last,)
                 if kind in self.blocks:
                     last = self.use_block(kind, given, ins, path, name, stack, origin)
                 else:
                     last = self.layer(kind, given, ins, path, args_path, name, origin, stack)
+                ins = (last,)
             outputs.append(last)
             if "name" in meta:
                 local[meta["name"]] = last

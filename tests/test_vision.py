@@ -45,16 +45,37 @@ def test_a_model_followed_by_more_layers():
     assert sum(p.numel() for p in model.parameters()) == report.total_params
 
 
-def test_the_shape_cache_spares_torch_the_second_time(tmp_path):
-    f = tmp_path / "v.yaml"
-    f.write_text("netspec: 1\nmodel:\n  input: [3, 32, 32]\n  layers:\n    - torchvision.resnet18: 10\n")
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+def _no_torch_probe(f, env):
     probe = ("import sys\nfrom netspec.cli import main\nrc = main(['check', sys.argv[1]])\n"
              "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\nsys.exit(rc)\n")
-    first = subprocess.run([sys.executable, "-c", probe, str(f)], cwd=ROOT, env=env, capture_output=True, text=True)
-    second = subprocess.run([sys.executable, "-c", probe, str(f)], cwd=ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-c", probe, str(f)], cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def test_common_inputs_need_no_torch_at_all(tmp_path):
+    f = tmp_path / "v.yaml"
+    f.write_text("netspec: 1\nmodel:\n  input: [3, 224, 224]\n  layers:\n    - torchvision.resnet50: 10\n")
+    r = _no_torch_probe(f, dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "NO-TORCH", r.stderr
+    assert "23,528,522" in r.stdout
+
+
+def test_the_shipped_table_agrees_with_torchvision():
+    from netspec.layers import vision
+
+    shipped = vision._shipped()
+    assert len(shipped) >= 1800
+    for key in sorted(shipped)[::311]:  # a spread of models, inputs and class counts
+        model, kwargs, shape = json.loads(key)
+        assert shipped[key] == vision._measure(model, kwargs, tuple(shape)), key
+
+
+def test_the_shape_cache_spares_torch_the_second_time(tmp_path):
+    f = tmp_path / "v.yaml"
+    f.write_text("netspec: 1\nmodel:\n  input: [3, 40, 40]\n  layers:\n    - torchvision.resnet18: 10\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    first, second = _no_torch_probe(f, env), _no_torch_probe(f, env)
     assert first.returncode == second.returncode == 0, first.stderr
-    assert first.stdout.strip().endswith("TORCH") and second.stdout.strip().endswith("NO-TORCH")
+    assert first.stdout.splitlines()[-1] == "TORCH" and second.stdout.splitlines()[-1] == "NO-TORCH"
     assert "11,181,642" in second.stdout
     (cache,) = (tmp_path / "cache" / "netspec").iterdir()
     assert any('"resnet18"' in k for k in json.loads(cache.read_text()))

@@ -1,7 +1,7 @@
 """Element-wise activations, and the softmax family."""
 from __future__ import annotations
 
-from ..registry import (Args, LayerType, Out, ShapeError, Tensor, boolean, choice, inplace, integer, number)
+from ..registry import Args, LayerType, Out, ShapeError, Tensor, choice, inplace, integer, number
 from .common import batched, norm_dim
 
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env python3
+"""Write netspec/layers/torchvision_shapes.json: the shapes, parameters and MACs of every torchvision
+model netspec offers, for the common inputs and class counts, so that `netspec check` of a spec
+that uses one of them answers without importing torch. Run it again after upgrading torchvision.
+
+usage: python tools/make_torchvision_shapes.py
+"""
+import json
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from netspec.layers.vision import MODELS, _measure, cache_key  # noqa: E402
+
+SHAPES = ([3, 224, 224], [3, 32, 32], [3, 64, 64], [3, 96, 96], [3, 128, 128], [3, 299, 299])
+CLASSES = (None, 2, 10, 100)
+
+
+def main() -> None:
+    table = {}
+    for model in MODELS:
+        for shape in SHAPES:
+            for classes in CLASSES:
+                kwargs = {} if classes is None else {"num_classes": classes}
+                table[cache_key(model, kwargs, tuple(shape))] = _measure(model, kwargs, tuple(shape))
+        print(model, flush=True)
+    out = ROOT / "netspec" / "layers" / "torchvision_shapes.json"
+    out.write_text(json.dumps({"torchvision": version("torchvision"), "shapes": table}, sort_keys=True) + "\n")
+    print(f"{len(table)} entries in {out}")
+
+
+if __name__ == "__main__":
+    main()
