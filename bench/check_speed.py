@@ -2,8 +2,8 @@
 """How fast `netspec check` answers: wall time of the whole process, median of 5 runs.
 
 usage: python bench/check_speed.py [--runs 5]
-Prints the median and all runs for specs/cifar.yaml and for a generated 1,000-layer spec,
-and the import time of netspec.cli (which must not import torch).
+Prints the median and all runs for specs/cifar.yaml, a generated 1,000-layer spec and a
+torchvision.resnet50 spec, and the import time of netspec.cli (which must not import torch).
 """
 import argparse
 import statistics
@@ -44,7 +44,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "thousand.yaml"
         big.write_text(thousand_layers())
+        vision = Path(tmp) / "vision.yaml"
+        vision.write_text("netspec: 1\nmodel:\n  input: [3, 224, 224]\n  layers:\n    - torchvision.resnet50: 10\n")
         cases = {"specs/cifar.yaml": check + ["specs/cifar.yaml"], "1,000-layer spec": check + [str(big)],
+                 "torchvision.resnet50 (shipped shapes)": check + [str(vision)],
                  "python -c pass (interpreter start)": [sys.executable, "-c", "pass"],
                  "import netspec.cli": [sys.executable, "-c", "import netspec.cli"]}
         for name, argv in cases.items():
