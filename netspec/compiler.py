@@ -52,7 +52,7 @@ class Report:
             n = 1
             for d in info.output.shape:
                 n *= d
-            total += n * BYTES.get(info.output.dtype, 4)
+            total += n * BYTES.get(info.output.dtype, 4) + info.inner_bytes
         return total
 
 

@@ -17,6 +17,7 @@ class LayerInfo:
     output: Tensor
     params: int
     macs: int
+    inner_bytes: int = 0  # activations inside the layer beyond its output
 
     @property
     def name(self) -> str:
@@ -57,4 +58,5 @@ def _infer_one(node: Node, inputs: list[Tensor], nodes: list[Node]) -> LayerInfo
         message = e.message.format(**{f"in{k}": _source(j, nodes) for k, j in enumerate(node.inputs)}) \
             if e.inputs else e.message
         raise NetspecError(node.problem(message, e.hints, e.arg)) from None
-    return LayerInfo(node, dict(args), Tensor(out.shape, out.dtype or inputs[0].dtype), out.params, out.macs)
+    return LayerInfo(node, dict(args), Tensor(out.shape, out.dtype or inputs[0].dtype), out.params, out.macs,
+                     out.inner_bytes)

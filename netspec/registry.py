@@ -37,6 +37,7 @@ class Out:
     params: int = 0
     macs: int = 0  # multiply-accumulates per sample
     dtype: str | None = None  # None: the input's dtype
+    inner_bytes: int = 0  # activations kept inside the layer, beyond its output (a whole torchvision model)
 
 
 class ShapeError(Exception):

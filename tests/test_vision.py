@@ -117,3 +117,15 @@ def test_unknown_model_names_get_did_you_mean():
     assert code == 2 and "did you mean torchvision.resnet18" in err
     (e,) = netspec.check(spec([{"torchvision.resnt18": 10}], input_shape=[3, 64, 64])).errors
     assert "unknown layer type `torchvision.resnt18`" in e.message and "torchvision.resnet18" in e.hints[0]
+
+
+def test_activation_memory_counts_the_model_inside():
+    report = netspec.check(spec([{"torchvision.squeezenet1_1": {"num_classes": 5}}], input_shape=[3, 48, 48]))
+    net = netspec.build(report).eval()
+    kept = []
+    for m in net.modules():
+        if not list(m.children()):
+            m.register_forward_hook(lambda m, i, o: kept.append(o.numel()))
+    with torch.no_grad():
+        net(torch.zeros(1, 3, 48, 48))
+    assert report.activation_bytes == 4 * sum(kept) > 4 * 5

@@ -104,6 +104,10 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
                 "hint": "see torchvision's documentation of the model for its arguments"}
     params = sum(p.numel() for p in net.parameters())
     counter = FlopCounterMode(display=False)
+    kept = []  # the outputs of the model's own layers, as a forward pass keeps them
+    leaves = [m for m in net.modules() if not list(m.children())]
+    hooks = [m.register_forward_hook(lambda m, i, o: kept.append(o.numel() if torch.is_tensor(o) else 0))
+             for m in leaves]
     try:
         with counter, torch.no_grad():
             out = net(torch.empty(1, *shape, device="meta"))
@@ -111,7 +115,11 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         return {"error": f"{PREFIX}{model} cannot take an input of {fmt(shape)}: {first}",
                 "hint": "most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first helps"}
-    return {"shape": list(out.shape[1:]), "params": params, "macs": counter.get_total_flops() // 2}
+    for hook in hooks:
+        hook.remove()
+    inner = 4 * (sum(kept) - out.numel())
+    return {"shape": list(out.shape[1:]), "params": params, "macs": counter.get_total_flops() // 2,
+            "inner_bytes": max(inner, 0)}
 
 
 def weights_problem(model: str, weights, num_classes) -> tuple[str, tuple] | None:
@@ -154,7 +162,7 @@ def _rule(model: str):
         if "error" in result:
             raise ShapeError(result["error"], [result["hint"]])
         a["model"] = model  # for the builder
-        return Out(tuple(result["shape"]), result["params"], result["macs"])
+        return Out(tuple(result["shape"]), result["params"], result["macs"], inner_bytes=result["inner_bytes"])
     return rule
 
 
