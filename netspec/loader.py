@@ -22,6 +22,8 @@ _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", 
 # YAML 1.1 reads `1e-3` as a string; people mean a number (YAML 1.2 agrees with them).
 _EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# what YAML refuses to read (PyYAML's own rule), found here so that the error can be located
+_NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
 
 
 @dataclass
@@ -124,9 +126,13 @@ def _parse(doc: Document) -> dict:
     text, file = doc.text, doc.file
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
         raise _fail(file, "the file is over 1 MiB; a spec may be at most 1 MiB")
-    if "\x00" in text:
-        line = text[: text.index("\x00")].count("\n") + 1
-        raise _fail(file, "the file contains a NUL byte; a spec is plain text", line, 1)
+    bad = _NON_PRINTABLE.search(text)
+    if bad:  # YAML forbids them; say where, rather than PyYAML's character offset
+        line = text.count("\n", 0, bad.start()) + 1
+        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        what = "a NUL byte" if bad.group() == "\x00" else f"the control character U+{ord(bad.group()):04X}"
+        raise _fail(file, f"the file contains {what}; a spec is plain text", line, col,
+                    ["delete it (it is invisible in most editors), or save the file as plain UTF-8 text"])
     if not text.strip():
         raise _fail(file, "the file is empty", 1, 1, _START)
     if all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):

@@ -9,18 +9,23 @@ from .loader import Document
 from .registry import REQUIRED, LayerType, fmt
 
 
+def _visible(text: str) -> str:
+    """Control characters a spec may smuggle into a name, shown as escapes: one problem, one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def problem_text(p: Problem, doc: Document | None, kind: str = "error") -> str:
     """Compiler style: `file:line:col: error: message`, the source line with a caret, then hints."""
     where = p.file or (doc.file if doc else "") or "netspec"
     if p.line is not None:
         where += f":{p.line}:{p.column}"
-    lines = [f"{where}: {kind}: {p.message}"]
+    lines = [f"{where}: {kind}: {_visible(p.message)}"]
     src = doc.source_line(p.line) if doc and p.line else ""
     if src:
         gutter = str(p.line)
         lines.append(f"  {gutter} | {src.rstrip()}")
         lines.append(f"  {' ' * len(gutter)} | {' ' * ((p.column or 1) - 1)}^")
-    lines += [f"  hint: {h}" for h in p.hints]
+    lines += [f"  hint: {_visible(h)}" for h in p.hints]
     for note in p.notes:
         lines += problem_text(note, doc, "note").splitlines()
     return "\n".join(lines)

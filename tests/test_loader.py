@@ -82,7 +82,7 @@ def test_deep_nesting_is_refused(source):
     (b"a: 1\n---\nb: 2\n", "more than one YAML document"),
     (b"base: &b {x: 1}\nuse:\n  <<: *b\n", "merge keys"),
     (b"a: *nothing\n", "refers to no anchor"),
-    (b"a\x00: 1\n", "NUL"),
+    (b"a\x00: 1\n", "NUL"), (b"a: 1\nb: \x1b[31m\n", "control character U+001B"),
     (b"a: !!int abc\n", "not a valid int"),
     (b"? [1, 2]\n: x\n", "plain name"),
 ])

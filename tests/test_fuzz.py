@@ -1,0 +1,639 @@
+"""Spec fuzzing: `netspec check` on hostile and half-edited input, and torch on what it accepts.
+
+What is fuzzed (hypothesis; counts are per test, x20 under `pytest --long`):
+
+- random YAML documents: nested mappings, lists and scalars (text, huge and negative numbers,
+  NaN and infinities, null, booleans) dumped with `yaml.safe_dump`, free-form or shaped like a
+  spec (`netspec: 1`, `model: {input: ..., layers: [...]}`);
+- raw text and bytes: any text, YAML punctuation soup, any bytes;
+- mutants of every spec in `specs/` and `tests/specs/valid/`: on the data (delete a key or
+  item, replace a value with one of another type, swap numbers for text, negative and huge
+  numbers, rename keys and layers (case, a letter dropped or doubled, another layer type),
+  insert, duplicate and swap layer entries, wrong `from` names and offsets, duplicate and
+  reserved `name`s, odd `repeat`s, broken block params and `$(...)` expressions, deep
+  nesting, empty lists and mappings, null) and on the text (lines deleted, doubled, swapped,
+  re-indented, characters inserted, bytes flipped, the file cut short).
+
+(a) Whatever the input, `netspec check FILE` (text, `--depth`, `--format json`) exits 0 or 1,
+never prints a traceback or "internal error", and every error it prints is a located
+`FILE:LINE:COL: error:` line. Run time is bounded by keeping the inputs small: no timing here.
+(b) Every mutant the checker accepts builds with `netspec.build`; its parameter count equals
+`report.total_params`, and a forward pass (eval mode, no_grad) on a batch of 2 zeros gives the
+predicted output shape and dtype. Models over 20 M parameters, 200 MB of activations for the
+batch, or 1 G MACs per sample are built and run on the `meta` device instead.
+
+What the fuzzer found is kept in tests/specs/fuzz_found/ (first line: what went wrong) and run
+by `test_fuzz_found` as regression tests: a layer name holding a line break split an error over
+two lines, and a control character gave PyYAML's unlocated message.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import re
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from hypothesis import event as _event
+from hypothesis import given, settings
+from hypothesis import note as _note
+from hypothesis.control import currently_in_test_context
+from hypothesis import strategies as st
+
+import netspec
+from netspec.registry import layers
+from tests.helpers import ROOT, examples, run_cli
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+
+SEEDS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests" / "specs" / "valid").glob("*.yaml"))
+FOUND_DIR = ROOT / "tests" / "specs" / "fuzz_found"
+FOUND = sorted(FOUND_DIR.glob("*.yaml"))
+SEED_TEXT = {p.name: p.read_text() for p in SEEDS}
+SEED_DATA = {p.name: yaml.safe_load(t) for p, t in ((p, SEED_TEXT[p.name]) for p in SEEDS)}
+
+BATCH = 2
+MAX_PARAMS = 20_000_000  # above: build on the meta device
+MAX_ACTIVATION_BYTES = 200_000_000  # for the whole batch; above: meta
+MAX_MACS = 1_000_000_000  # per sample; above: meta (keeps each forward pass well under a second)
+MAX_REPEAT = 64  # known bug: a huge `repeat` hangs the checker (tests/specs/fuzz_found/repeat_huge.yaml)
+
+LAYER_NAMES = sorted(n for n in layers() if not n.startswith("torchvision."))  # no torch imports when checking
+META = ("name", "from", "repeat")
+TEXT_CHARS = list(":-[]{}#&*!|>'\",?%@` \t\n") + ["\x00", "\ufeff", "\u00e9", "\u2028", "\r", "$", "$(", ")"]
+
+SAFE_DUMP = dict(sort_keys=False, allow_unicode=True)
+
+
+def note(text: str) -> None:
+    if currently_in_test_context():
+        _note(text)
+
+
+def event(text: str) -> None:
+    if currently_in_test_context():
+        _event(text)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Tiny tensors run faster on one thread; the other test files keep their setting."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+# The properties. -------------------------------------------------------------------------------
+
+def _located(path: str) -> re.Pattern:
+    return re.compile(rf"^{re.escape(path)}:\d+:\d+: (error|note): \S")
+
+
+# Defects already found, each kept in tests/specs/fuzz_found/ (the key is the file's name): the
+# hypothesis tests let exactly these messages through, because random input would meet them on
+# every run and hide everything else; test_fuzz_found holds each file to the full property.
+def assert_check_is_clean(path: Path, *options: str) -> int:
+    """(a): exit 0 or 1, no traceback, no internal error, every error a located FILE:LINE:COL line."""
+    p = str(path)
+    code, out, err = run_cli("check", p, *options)
+    note(f"exit {code}\nstdout:\n{out[:3000]}\nstderr:\n{err[:3000]}")
+    both = out + err
+    assert "Traceback" not in both
+    assert "internal error" not in both
+    assert code in (0, 1)
+    if "json" in options:
+        assert err == ""
+        report = json.loads(out)
+        assert report["valid"] == (code == 0)
+        assert report["file"] == p
+        if code == 1:
+            assert report["errors"]
+            for e in report["errors"]:
+                assert e["file"] == p and isinstance(e["line"], int) and isinstance(e["column"], int), e
+                assert "\n" not in e["message"], e
+        return code
+    if code == 0:
+        assert err == ""
+        assert out.startswith(f"{p}: valid")
+        return code
+    assert out == ""
+    lines = err.rstrip("\n").split("\n")  # not splitlines(): \x1e, \x85, \u2028 are not line ends on a terminal
+    m = re.fullmatch(rf"{re.escape(p)}: (\d+) errors?", lines[-1])
+    assert m, f"last line is not the error count: {lines[-1]!r}"
+    located = _located(p)
+    errors = 0
+    for line in lines[:-1]:
+        if line.startswith("  "):  # the source line, the caret, a hint
+            continue
+        m_line = located.match(line)
+        assert m_line, f"not a located error line: {line!r}"
+        errors += m_line.group(1) == "error"
+    assert errors == int(m.group(1)) >= 1
+    return code
+
+
+def _is_meta_gap(e: Exception) -> bool:
+    """torch has no meta kernel for an op: not netspec's business."""
+    return isinstance(e, NotImplementedError) or "meta" in str(e).lower()
+
+
+def assert_accepted_spec_runs(path: Path) -> bool:
+    """(b): a spec the checker accepts builds, and torch agrees on parameter count, output shape and dtype.
+
+    Returns whether the checker accepted it."""
+    report = netspec.check(str(path))
+    if not report.valid:
+        return False
+    big = (report.total_params > MAX_PARAMS or BATCH * report.activation_bytes > MAX_ACTIVATION_BYTES
+           or report.total_macs > MAX_MACS)
+    event("accepted: meta" if big else "accepted: forward on the CPU")
+    note(f"params {report.total_params:,}, activations {report.activation_bytes:,} B, MACs {report.total_macs:,}")
+    device = torch.device("meta" if big else "cpu")
+    with device:
+        model = netspec.build(report)
+    assert sum(p.numel() for p in model.parameters()) == report.total_params
+    x = torch.zeros((BATCH, *report.input.shape), dtype=getattr(torch, report.input.dtype), device=device)
+    model.eval()
+    with torch.no_grad():
+        try:
+            y = model(x)
+        except Exception as e:
+            if big and _is_meta_gap(e):
+                event("meta forward not supported by torch")
+                return True
+            raise
+    assert tuple(y.shape) == (BATCH, *report.output.shape)
+    assert str(y.dtype).removeprefix("torch.") == report.output.dtype
+    return True
+
+
+def _write(workdir: Path, content: str | bytes, name: str = "spec.yaml") -> Path:
+    path = workdir / name
+    if isinstance(content, str):
+        content = content.encode("utf-8", "surrogatepass")
+    path.write_bytes(content)
+    return path
+
+
+# Random documents. -----------------------------------------------------------------------------
+
+HUGE = [10**12, -(10**12), 1e12, 2**63, -(2**63) - 1, 10**30, 1e300]
+scalars = st.one_of(
+    st.none(), st.booleans(),
+    st.integers(-10, 100), st.sampled_from(HUGE + [0, -5, -1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.sampled_from(LAYER_NAMES + ["netspec", "model", "input", "layers", "blocks", "from", "name", "repeat",
+                                   "$channels", "$(channels * 2)", "1e-3", "yes", "~", "null", "&a", "*a"]),
+)
+keys = st.one_of(st.sampled_from(["netspec", "model", "input", "layers", "blocks", "params", "name", "from",
+                                  "repeat", "data", "train", "output", "dtype", "shape"] + LAYER_NAMES),
+                 st.text(max_size=8), st.integers(-3, 3), st.booleans(), st.none())
+documents = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=5),
+                                                          st.dictionaries(keys, inner, max_size=5)),
+                         max_leaves=40)
+
+
+@st.composite
+def spec_shaped(draw) -> dict:
+    """A document that gets past the first checks: netspec: 1 and a model with random input and layers."""
+    entry = st.one_of(
+        st.sampled_from(LAYER_NAMES),
+        st.builds(lambda k, v: {k: v}, st.sampled_from(LAYER_NAMES), documents),
+        st.builds(lambda k, v, m, mv: {k: v, m: mv}, st.sampled_from(LAYER_NAMES), documents,
+                  st.sampled_from(META), documents),
+        documents,
+    )
+    shape = st.one_of(st.lists(st.integers(1, 12), min_size=1, max_size=4), documents,
+                      st.fixed_dictionaries({"shape": st.lists(st.integers(1, 12), min_size=1, max_size=3),
+                                             "dtype": st.sampled_from(["float32", "float64", "int64", "int32",
+                                                                       "bool", 1])}))
+    model = {"input": draw(shape), "layers": draw(st.lists(entry, max_size=6))}
+    doc: dict = {"netspec": draw(st.sampled_from([1, 1, 1, 2, "1", None])), "model": model}
+    if draw(st.booleans()):
+        doc["blocks"] = draw(st.dictionaries(st.sampled_from(["b", "basic", "ReLU", "x"]), documents, max_size=2))
+    return doc
+
+
+@settings(max_examples=examples(60))
+@given(doc=st.one_of(documents, spec_shaped()), flow=st.booleans())
+def test_random_yaml_documents(workdir, doc, flow):
+    text = yaml.safe_dump(doc, default_flow_style=flow, **SAFE_DUMP)
+    assert_check_is_clean(_write(workdir, text))
+
+
+@settings(max_examples=examples(60))
+@given(content=st.one_of(
+    st.text(max_size=200),
+    st.lists(st.sampled_from(TEXT_CHARS + ["netspec: 1\n", "model:\n", "  layers:\n", "  input: [3, 8, 8]\n",
+                                           "    - ReLU\n", "- ", "a", "1", "&x ", "*x", "!!python/object "]),
+             max_size=60).map("".join),
+    st.binary(max_size=200),
+))
+def test_random_text_and_bytes(workdir, content):
+    assert_check_is_clean(_write(workdir, content))
+
+
+# Mutants of the specs. --------------------------------------------------------------------------
+
+def _paths(node, path=()):
+    """The path of every node of a document (not the root)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield path + (k,)
+            yield from _paths(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield path + (i,)
+            yield from _paths(v, path + (i,))
+
+
+def _get(doc, path):
+    for part in path:
+        doc = doc[part]
+    return doc
+
+
+def _set(doc, path, value):
+    if not path:
+        return value
+    _get(doc, path[:-1])[path[-1]] = value
+    return doc
+
+
+def _delete(doc, path):
+    del _get(doc, path[:-1])[path[-1]]
+
+
+def _rename(doc, path, new_key):
+    """Rename a mapping key in place, keeping the key order (a key that exists already is replaced)."""
+    parent = _get(doc, path[:-1])
+    items = [(new_key if k == path[-1] else k, v) for k, v in parent.items() if k != new_key or k == path[-1]]
+    parent.clear()
+    parent.update(items)
+
+
+def _layer_lists(doc) -> list[tuple]:
+    out = []
+    if isinstance(doc, dict):
+        if isinstance(doc.get("model"), dict) and isinstance(doc["model"].get("layers"), list):
+            out.append(("model", "layers"))
+        if isinstance(doc.get("blocks"), dict):
+            for name, block in doc["blocks"].items():
+                if isinstance(block, dict) and isinstance(block.get("layers"), list):
+                    out.append(("blocks", name, "layers"))
+    return out
+
+
+def _entries(doc) -> list[tuple]:
+    """The path of every layer entry."""
+    return [base + (i,) for base in _layer_lists(doc) for i in range(len(_get(doc, base)))]
+
+
+def _kind(entry):
+    if isinstance(entry, str):
+        return entry
+    if isinstance(entry, dict):
+        return next((k for k in entry if k not in META), None)
+    return None
+
+
+def _names(doc) -> list[str]:
+    names = {"input", "x", "stem", "block", "head", "nope", "Stem"}
+    for p in _entries(doc):
+        e = _get(doc, p)
+        if isinstance(e, dict) and isinstance(e.get("name"), str):
+            names.add(e["name"])
+    return sorted(names)
+
+
+# Every layer entry of every seed spec, and a few more: for insertions.
+POOL = [copy.deepcopy(_get(d, p)) for d in SEED_DATA.values() for p in _entries(d)] + [
+    {"Add": None, "from": [-1, -2]}, {"Mul": None, "from": ["input", -1]}, {"Concat": {"dim": 1}, "from": [-1, -1]},
+    {"Concat": {"dim": -1}, "from": ["input", -1]}, {"Identity": None, "name": "x"},
+    {"Linear": 4, "repeat": 2}, "Flatten", {"Unflatten": {"dim": 1, "unflattened_size": [2, -1]}},
+    {"LazyLinear": 3}, {"Bilinear": 3}, {"Embedding": {"num_embeddings": 10, "embedding_dim": 4}},
+    {"LSTM": {"hidden_size": 4, "output": "last"}}, {"MultiheadAttention": 1}, {"Upsample": {"scale_factor": 2}},
+]
+
+
+def _spell(draw, word: str) -> str:
+    """A misspelling: case changed, a letter dropped or doubled, or another layer's name."""
+    how = draw(st.sampled_from(["lower", "upper", "swapcase", "capitalize", "drop", "double", "other", "suffix"]))
+    if how == "drop" and len(word) > 1:
+        i = draw(st.integers(0, len(word) - 1))
+        return word[:i] + word[i + 1:]
+    if how == "double" and word:
+        i = draw(st.integers(0, len(word) - 1))
+        return word[:i] + word[i] + word[i:]
+    if how == "other":
+        return draw(st.sampled_from(LAYER_NAMES + list(META)))
+    if how == "suffix":
+        return word + draw(st.sampled_from(["d", "_1", ".x", " ", "2d", "3d", "1d"]))
+    return getattr(word, how if how in ("lower", "upper", "swapcase", "capitalize") else "lower")()
+
+
+def _nasty(draw, old):
+    """A value of another type, or a number at an edge."""
+    pools = [st.sampled_from([None, "", "abc", "ReLU", True, False, 0, -5, -1, 1, 2, 1.5, -0.5, 0.0, 1e-9,
+                              float("nan"), float("inf"), -float("inf"), [], {}, [0], [1, 2], [3, 3, 3], {"a": 1},
+                              "$channels", "$(channels * 2)", "1e-3", "null", "input", "same"] + HUGE),
+             st.integers(-10, 40), st.text(max_size=6)]
+    if isinstance(old, (int, float)) and not isinstance(old, bool):
+        pools.append(st.sampled_from([str(old), old + 1, old - 1, -old, old * 2, old // 2 if isinstance(old, int)
+                                      else old / 2, old * 1000, float(old), [old], [old, old]]))
+    if isinstance(old, str):
+        pools.append(st.sampled_from([old.upper(), old + "x", old[:-1], 5, [old], {old: None}]))
+    return draw(st.one_of(*pools))
+
+
+def _gentle(draw, old):
+    """A plausible value: a nearby small number, a flag, a short list; mostly the same type."""
+    if isinstance(old, bool):
+        return not old
+    if isinstance(old, int):
+        return draw(st.one_of(st.integers(1, max(4, 2 * old)) if old > 0 else st.integers(-3, 3),
+                              st.sampled_from([1, 2, 3, 8, 16, None])))
+    if isinstance(old, float):
+        return draw(st.sampled_from([0.0, 0.1, 0.5, 0.9, 1.0, 2.0, old * 2, old / 2]))
+    if isinstance(old, list) and old and all(isinstance(v, int) for v in old):
+        return [draw(st.integers(1, max(4, v + 2))) if isinstance(v, int) and v > 0 else v for v in old]
+    return draw(st.sampled_from([None, 1, 2, 3, [2, 2], "same", True, False]))
+
+
+OPS = ["delete", "replace", "retype", "rename_key", "swap_layer", "insert", "duplicate", "move", "from", "name",
+       "repeat", "block", "nest", "empty"]
+GENTLE_OPS = ["delete_arg", "tweak", "tweak", "tweak", "swap_layer", "insert", "insert", "duplicate", "from",
+              "repeat", "block"]
+
+
+def _mutate(draw, doc, op: str, gentle: bool):
+    """One mutation of doc (returns the new document, as the root may change)."""
+    paths = list(_paths(doc))
+    model_paths = [p for p in paths if p[0] in ("model", "blocks")]
+    entries = _entries(doc)
+    lists = _layer_lists(doc)
+    if not paths:
+        return draw(documents)
+    if op in ("swap_layer", "duplicate", "move", "from", "name", "repeat", "delete_arg") and not entries:
+        op = "replace"
+    if op == "insert" and not lists:
+        op = "replace"
+    pick = (lambda ps: draw(st.sampled_from(ps or paths)))
+    if op == "delete":
+        _delete(doc, pick(model_paths if draw(st.integers(0, 4)) else paths))
+    elif op == "delete_arg":
+        e = _get(doc, draw(st.sampled_from(entries)))
+        k = _kind(e)
+        if isinstance(e, dict) and isinstance(e.get(k), dict) and e[k]:
+            del e[k][draw(st.sampled_from(sorted(e[k], key=str)))]
+        elif isinstance(e, dict) and k is not None:
+            e[k] = None
+    elif op in ("replace", "tweak", "retype"):
+        p = pick(model_paths if draw(st.integers(0, 4)) else paths)
+        old = _get(doc, p)
+        if op == "retype":
+            new = {int: str, float: str, str: lambda s: 7, bool: lambda b: str(b).lower(),
+                   list: lambda v: v[0] if v else None, dict: lambda v: list(v.values()),
+                   type(None): lambda v: 0}[type(old)](old)
+        else:
+            new = _gentle(draw, old) if op == "tweak" else _nasty(draw, old)
+        if p[-1] == "repeat" and isinstance(new, int) and not isinstance(new, bool) and new > MAX_REPEAT:
+            new = MAX_REPEAT  # known bug: repeat_huge.yaml
+        doc = _set(doc, p, new)
+    elif op == "rename_key":
+        keyed = [p for p in paths if isinstance(p[-1], str)]
+        if keyed:
+            p = pick([k for k in keyed if k[0] in ("model", "blocks")] if draw(st.integers(0, 3)) else keyed)
+            _rename(doc, p, _spell(draw, p[-1]))
+    elif op == "swap_layer":
+        p = draw(st.sampled_from(entries))
+        e = _get(doc, p)
+        new = draw(st.sampled_from(LAYER_NAMES)) if gentle or draw(st.booleans()) else _spell(draw, _kind(e) or "x")
+        if isinstance(e, dict) and _kind(e) is not None:
+            keep_args = draw(st.booleans())
+            _rename(doc, p + (_kind(e),), new)
+            if not keep_args:
+                e[new] = None
+        else:
+            doc = _set(doc, p, new)
+    elif op == "insert":
+        base = draw(st.sampled_from(lists))
+        entries_here = _get(doc, base)
+        entries_here.insert(draw(st.integers(0, len(entries_here))), copy.deepcopy(draw(st.sampled_from(POOL))))
+    elif op == "duplicate":
+        p = draw(st.sampled_from(entries))
+        _get(doc, p[:-1]).insert(p[-1], copy.deepcopy(_get(doc, p)))
+    elif op == "move":
+        p = draw(st.sampled_from(entries))
+        items = _get(doc, p[:-1])
+        e = items.pop(p[-1])
+        items.insert(draw(st.integers(0, len(items))), e)
+    elif op == "from":
+        p = draw(st.sampled_from(entries))
+        e = _get(doc, p)
+        ref = st.one_of(st.sampled_from(_names(doc)), st.integers(-4, -1))
+        if not gentle:
+            ref = st.one_of(ref, st.sampled_from([0, 1, -100, None, "", "a.b", [], [[-1]], {"x": 1}]),
+                            st.text(max_size=5))
+        value = draw(st.one_of(ref, st.lists(ref, min_size=1 if gentle else 0, max_size=3)))
+        e = {e: None} if isinstance(e, str) else e
+        if isinstance(e, dict):
+            e["from"] = value
+            doc = _set(doc, p, e)
+    elif op == "name":
+        p = draw(st.sampled_from(entries))
+        e = _get(doc, p)
+        e = {e: None} if isinstance(e, str) else e
+        if isinstance(e, dict):
+            e["name"] = draw(st.one_of(st.sampled_from(_names(doc) + ["forward", "training", "to", "a.b", "", "1x",
+                                                                      "x_1", "conv2d_1", "relu_1", None, 3]),
+                                       st.text(max_size=5)))
+            doc = _set(doc, p, e)
+    elif op == "repeat":
+        p = draw(st.sampled_from(entries))
+        e = _get(doc, p)
+        e = {e: None} if isinstance(e, str) else e
+        if isinstance(e, dict):
+            e["repeat"] = draw(st.sampled_from([1, 2, 3] if gentle else [0, -1, 1, 2, 3, 1.5, "2", None, [2], MAX_REPEAT]))
+            doc = _set(doc, p, e)
+    elif op == "block":
+        doc = _mutate_blocks(draw, doc, gentle)
+    elif op == "nest":
+        p = pick(model_paths)
+        value = _get(doc, p)
+        for _ in range(draw(st.sampled_from([1, 2, 5, 30, 62, 63, 64, 65, 70, 100]))):
+            value = [value] if draw(st.booleans()) else {"a": value}
+        doc = _set(doc, p, value)
+    elif op == "empty":
+        p = pick([q for q in paths if isinstance(_get(doc, q), (list, dict))])
+        doc = _set(doc, p, draw(st.sampled_from([[], {}, None, ""])))
+    return doc
+
+
+def _mutate_blocks(draw, doc, gentle: bool):
+    """Broken block params: a missing or unknown param, a bad default, a bad `$` reference or expression."""
+    blocks = doc.get("blocks") if isinstance(doc, dict) else None
+    if not isinstance(blocks, dict) or not blocks:
+        # make one: a block around an entry of the model
+        entries = [p for p in _entries(doc) if p[0] == "model"]
+        if not entries or not isinstance(doc.get("model"), dict):
+            return doc
+        p = draw(st.sampled_from(entries))
+        doc.setdefault("blocks", {})
+        doc["blocks"] = {"blk": {"params": {"n": 4}, "layers": [copy.deepcopy(_get(doc, p))]}}
+        _set(doc, p, {"blk": draw(st.sampled_from([None, {"n": 2}, {"m": 1}, 3]))})
+        return doc
+    name = draw(st.sampled_from(sorted(blocks, key=str)))
+    block = blocks[name]
+    if not isinstance(block, dict):
+        return doc
+    params = block.get("params") if isinstance(block.get("params"), dict) else {}
+    param = draw(st.sampled_from(sorted(params, key=str))) if params else "channels"
+    how = draw(st.sampled_from(["default", "use", "ref", "self", "drop_param"]))
+    if how == "default" and params:
+        params[param] = draw(st.sampled_from([None, 0, -3, 2, 1.5, "x", [], True] + ([] if gentle else HUGE)))
+    elif how == "drop_param" and params:
+        del params[param]
+    elif how == "use":
+        uses = [p for p in _entries(doc) if _kind(_get(doc, p)) == name]
+        if uses:
+            p = draw(st.sampled_from(uses))
+            value = draw(st.one_of(st.sampled_from([None, 5, "x", [], {}, {param: None}, {param: -2}, {param: 0},
+                                                    {param: 1}, {param: 2}, {param: 8}, {param: "$" + str(param)},
+                                                    {"nope": 1}, {param: 1.5}]),
+                                   st.dictionaries(st.sampled_from([str(param), "nope"]), st.integers(-2, 9))))
+            e = _get(doc, p)
+            e = {e: None} if isinstance(e, str) else e
+            e[name] = value
+            _set(doc, p, e)
+    elif how in ("ref", "self"):
+        layers_ = block.get("layers")
+        if isinstance(layers_, list) and layers_:
+            i = draw(st.sampled_from(range(len(layers_))))
+            if how == "self":
+                layers_.insert(i, draw(st.sampled_from([name, {name: None}, {name: {param: 1}}])))
+            else:
+                refs = [f"${param}", f"$({param} * 2)", f"$({param} // 2)", f"$({param} - {param})", f"$({param} // 0)",
+                        f"$(-{param})", "$nope", "$", "$(", "$()", f"$({param} ** 2)", f"$(({param})",
+                        f"$({param} * 1000000 * 1000000)", f"$({'(' * 40}{param}{')' * 40})", "$(1 +)", "$(__import__)",
+                        f"$ {param}", f"$({param}.real)"]
+                entry = layers_[i]
+                k = _kind(entry)
+                if isinstance(entry, dict) and isinstance(entry.get(k), dict) and entry[k]:
+                    arg = draw(st.sampled_from(sorted(entry[k], key=str)))
+                    entry[k][arg] = draw(st.sampled_from(refs))
+                elif isinstance(entry, dict) and k is not None:
+                    entry[k] = draw(st.sampled_from(refs))
+    return doc
+
+
+def _mutate_text(draw, text: str) -> str | bytes:
+    """One edit of the file's text (or bytes)."""
+    lines = text.split("\n")
+    op = draw(st.sampled_from(["delete_line", "dup_line", "swap_lines", "indent", "dedent", "insert", "truncate",
+                               "flip_byte"]))
+    i = draw(st.integers(0, max(0, len(lines) - 1)))
+    if op == "delete_line":
+        del lines[i]
+    elif op == "dup_line":
+        lines.insert(i, lines[i])
+    elif op == "swap_lines":
+        j = draw(st.integers(0, max(0, len(lines) - 1)))
+        lines[i], lines[j] = lines[j], lines[i]
+    elif op == "indent":
+        lines[i] = " " * draw(st.sampled_from([1, 2, 4])) + lines[i]
+    elif op == "dedent":
+        lines[i] = lines[i][draw(st.sampled_from([1, 2, 4])):] if lines[i].startswith(" ") else lines[i].lstrip()
+    elif op == "insert":
+        pos = draw(st.integers(0, len(text)))
+        return text[:pos] + draw(st.one_of(st.sampled_from(TEXT_CHARS), st.text(max_size=3))) + text[pos:]
+    elif op == "truncate":
+        return text[: draw(st.integers(0, len(text)))]
+    elif op == "flip_byte":
+        raw = bytearray(text.encode("utf-8"))
+        if raw:
+            raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+        return bytes(raw)
+    return "\n".join(lines)
+
+
+@st.composite
+def mutants(draw, gentle: bool = False) -> tuple[str, str | bytes]:
+    """(seed name, mutated file content)."""
+    seed = draw(st.sampled_from(sorted(SEED_TEXT)))
+    if not gentle and draw(st.integers(0, 4)) == 0:  # edit the original text, comments and all
+        content: str | bytes = SEED_TEXT[seed]
+        for _ in range(draw(st.integers(1, 3))):
+            if isinstance(content, bytes):
+                break
+            content = _mutate_text(draw, content)
+        return seed, content
+    doc = copy.deepcopy(SEED_DATA[seed])
+    ops = draw(st.lists(st.sampled_from(GENTLE_OPS if gentle else OPS), min_size=1, max_size=2 if gentle else 4))
+    for op in ops:
+        doc = _mutate(draw, doc, op, gentle)
+    content = yaml.safe_dump(doc, default_flow_style=draw(st.sampled_from([False, None])), **SAFE_DUMP)
+    if not gentle and draw(st.integers(0, 5)) == 0:
+        content = _mutate_text(draw, content)
+    return seed, content
+
+
+@settings(max_examples=examples(150))
+@given(mutant=mutants(), options=st.sampled_from([(), (), ("--depth", "0"), ("--format", "json")]))
+def test_mutated_specs_check_cleanly(workdir, mutant, options):
+    seed, content = mutant
+    note(f"seed: {seed}\n--- mutant ---\n{content if isinstance(content, str) else content!r}")
+    code = assert_check_is_clean(_write(workdir, content), *options)
+    event(f"exit {code}")
+
+
+@settings(max_examples=examples(100))
+@given(mutant=mutants(gentle=True))
+def test_accepted_mutants_build_and_run(workdir, mutant):
+    seed, content = mutant
+    note(f"seed: {seed}\n--- mutant ---\n{content}")
+    path = _write(workdir, content)
+    accepted = assert_accepted_spec_runs(path)
+    event("accepted" if accepted else "refused")
+
+
+@pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.name)
+def test_seeds_pass_both_properties(workdir, path):
+    """The fuzzer's starting points themselves: valid, clean, and torch agrees."""
+    assert assert_check_is_clean(path) == 0
+    assert assert_accepted_spec_runs(path)
+
+
+# Crashes the fuzzer found. ----------------------------------------------------------------------
+
+@contextmanager
+def _time_limit(seconds: float):
+    """A hang is a failure too: an alarm interrupts the check (raising inside it)."""
+    def alarm(signum, frame):
+        raise TimeoutError(f"netspec check took more than {seconds} s")
+    before = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, before)
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in FOUND])
+def test_fuzz_found(path):
+    """Each file is a minimised input that once broke (a) or (b), kept as a regression test."""
+    with _time_limit(5):
+        assert_check_is_clean(path)
+        assert_accepted_spec_runs(path)
