@@ -19,21 +19,24 @@ __version__ = "0.1.0"
 __all__ = ["NetspecError", "Problem", "Report", "build", "check", "evaluate", "predict", "train", "__version__"]
 
 
-def build(spec) -> "nn.Module":
-    """The torch.nn.Module of a spec (path, dict or Report); raises NetspecError when it is wrong."""
+def build(spec, max_params: int | None = None) -> "nn.Module":
+    """The torch.nn.Module of a spec (path, dict or Report); raises NetspecError when it is wrong.
+
+    A model too big for this machine's memory is refused before anything is allocated, unless
+    `max_params` allows its parameter count."""
     from .builder import build_network
 
-    report = spec if isinstance(spec, Report) else check(spec)
+    report = spec if isinstance(spec, Report) else check(spec, max_params)
     if not report.valid:
         raise NetspecError(report.errors)
     return build_network(report.layers, report.input)
 
 
-def train(spec=None, overrides=None, device=None, resume=None, stream=None):
+def train(spec=None, overrides=None, device=None, resume=None, stream=None, max_params=None):
     """Train a spec (path or dict) or resume a run folder; returns a History (run_dir, epochs, best)."""
     from .runner import train as _train
 
-    return _train(spec, overrides or (), device, resume, stream)
+    return _train(spec, overrides or (), device, resume, stream, max_params)
 
 
 def evaluate(checkpoint: str, overrides=None, device=None) -> dict:

@@ -38,11 +38,15 @@ def _parser(out: TextIO) -> _Parser:
     check = sub.add_parser("check", help="check specs: errors with file:line:col, or a shape table")
     check.add_argument("specs", nargs="+", metavar="SPEC")
     check.add_argument("--format", choices=["text", "json"], default="text")
+    check.add_argument("--max-params", type=int, metavar="N", dest="max_params",
+                       help="allow models up to N parameters whatever this machine's memory")
     check.add_argument("--depth", type=int, metavar="D",
                        help="fold the layers of blocks nested deeper than D into one row per block use (0: all)")
     train = sub.add_parser("train", help="train a spec: checkpoints, metrics and TensorBoard logs in its run folder")
     train.add_argument("spec", nargs="?", metavar="SPEC")
     train.add_argument("--resume", metavar="RUN_DIR", help="go on with the run in this folder")
+    train.add_argument("--max-params", type=int, metavar="N", dest="max_params",
+                       help="allow models up to N parameters whatever this machine's memory")
     _common(train)
     ev = sub.add_parser("eval", help="loss, accuracy and confusion matrix of a checkpoint on the test split")
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
@@ -101,7 +105,7 @@ def _check(args, out: TextIO, err: TextIO) -> int:
     from .compiler import check
     from .render import dumps, errors_text, report_json, table_text
 
-    reports = [check(path) for path in args.specs]
+    reports = [check(path, args.max_params) for path in args.specs]
     if args.format == "json":
         objs = [report_json(r) for r in reports]
         out.write(dumps(objs[0] if len(objs) == 1 else objs))
@@ -142,7 +146,7 @@ def _train(args, out: TextIO, err: TextIO) -> int:
 
     if bool(args.spec) == bool(args.resume):
         raise _Exit(2, "netspec train: give a SPEC, or --resume RUN_DIR (not both)\n")
-    history = train(args.spec, args.overrides, args.device, args.resume, stream=out)
+    history = train(args.spec, args.overrides, args.device, args.resume, stream=out, max_params=args.max_params)
     out.write(f"run folder: {history.run_dir}\n")
     return 0
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import NetspecError, Problem
+from .guard import memory_problem
 from .infer import LayerInfo, infer
 from .loader import Document, load
 from .registry import Tensor
@@ -56,8 +57,11 @@ class Report:
         return total
 
 
-def check(spec: str | dict | Document) -> Report:
-    """Check a spec file (path), plain dict or loaded Document; never raises for a bad spec."""
+def check(spec: str | dict | Document, max_params: int | None = None) -> Report:
+    """Check a spec file (path), plain dict or loaded Document; never raises for a bad spec.
+
+    A model whose weights cannot fit in the memory available (or in `max_params` parameters,
+    when given) is an error: it is refused here, before anything is allocated."""
     report = Report(spec if isinstance(spec, str) else getattr(spec, "file", "<dict>"))
     try:
         doc = spec if isinstance(spec, Document) else load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
@@ -67,6 +71,9 @@ def check(spec: str | dict | Document) -> Report:
             raise NetspecError(problems)
         report.input = model_input(doc.data)
         report.layers = infer(resolve(doc.data), report.input)
+        too_big = memory_problem(report, max_params)
+        if too_big:
+            raise NetspecError(too_big)
     except NetspecError as e:
         report.doc = report.doc or e.doc
         report.errors = [report.doc.place(p) if report.doc else p for p in e.problems]

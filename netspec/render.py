@@ -5,6 +5,7 @@ import json
 
 from .compiler import Report
 from .errors import Problem, format_path
+from .guard import size
 from .loader import Document
 from .registry import REQUIRED, LayerType, fmt
 
@@ -41,14 +42,6 @@ def problems_text(problems: list[Problem], doc: Document | None, file: str = "")
 
 def errors_text(report: Report) -> str:
     return problems_text(report.errors, report.doc, report.file)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return ""
 
 
 def _count(n: int) -> str:
@@ -90,9 +83,9 @@ def table_text(report: Report, depth: int | None = None) -> str:
     out += [line(r) for r in rows[1:]] + [rule]
     out += [f"Output shape:                  {fmt(report.output.shape)}",
             f"Total params:                  {_count(report.total_params)}",
-            f"Parameter memory:              {_size(report.param_bytes)} (float32)",
+            f"Parameter memory:              {size(report.param_bytes)} (float32)",
             f"MACs per sample:               {_count(report.total_macs)}",
-            f"Activation memory per sample:  {_size(report.activation_bytes)}"]
+            f"Activation memory per sample:  {size(report.activation_bytes)}"]
     return "\n".join(out) + "\n"
 
 

@@ -89,14 +89,15 @@ def _make_scheduler(spec, optimizer, steps_per_epoch: int, epochs: int):
 class Trainer:
     """One training run: the objects it needs, built once, and the loop over epochs."""
 
-    def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None):
+    def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None,
+                 max_params: int | None = None):
         from .builder import build_network
         from .data import first_sample, load_data
         from .fastdata import memory_loaders
         from .device import resolve_device
         from .progress import Progress
 
-        report = check(doc)
+        report = check(doc, max_params)
         if not report.valid:
             raise NetspecError(report.errors)
         stem = os.path.splitext(os.path.basename(doc.file))[0]
@@ -310,7 +311,7 @@ def _check_data(report, data, sample, loss) -> None:
 
 
 def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), device: str | None = None,
-          resume: str | None = None, stream: TextIO | None = None) -> History:
+          resume: str | None = None, stream: TextIO | None = None, max_params: int | None = None) -> History:
     """Train a spec (path or dict), or resume the run in folder `resume`; returns the History."""
     if resume:
         if not os.path.isfile(os.path.join(resume, "spec.yaml")):
@@ -323,7 +324,7 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         doc = load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
     doc = ov.apply(doc, list(overrides))
     try:
-        trainer = Trainer(doc, device, resume, stream)
+        trainer = Trainer(doc, device, resume, stream, max_params)
     except NetspecError as e:
         e.problems, e.doc = [doc.place(p) for p in e.problems], e.doc or doc
         raise

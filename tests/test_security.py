@@ -1,7 +1,6 @@
 """The hard rules, checked on the package source: no eval/exec, safe YAML only, no pickle, torch.load only
 with weights_only=True, no imports named by spec data; and a spec cannot name a folder outside its runs."""
 import re
-from pathlib import Path
 
 import pytest
 
