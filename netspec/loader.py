@@ -7,6 +7,7 @@ aliases are expanded under a budget and duplicate keys are caught with both line
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -323,9 +324,13 @@ class _Builder:
                 "bool": self.constructor.construct_yaml_bool, "null": lambda n: None}.get(tag.rsplit(":", 1)[-1])
         if make is not None:
             try:
-                return make(node)
+                value = make(node)
             except (ValueError, KeyError, yaml.YAMLError):
                 raise self.error(f"`{ev.value}` is not a valid {tag.rsplit(':', 1)[-1]}", ev.start_mark) from None
+            if isinstance(value, float) and not math.isfinite(value):
+                raise self.error(f"`{ev.value}` (not a number, or infinite) has no place in a spec", ev.start_mark,
+                                 ["write an ordinary number"])
+            return value
         if plain and _EXP_FLOAT.match(ev.value):
             return float(ev.value)
         return ev.value  # strings, and timestamps kept as written

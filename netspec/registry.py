@@ -100,22 +100,25 @@ def fmt(shape: tuple[int, ...]) -> str:
 
 
 # Argument kinds, as JSON Schema fragments. ----------------------------------------
+# Bounds that keep every value inside what torch can hold: sizes fit an int32, numbers a float32.
+MAX_INT = 2**31 - 1
+MAX_FLOAT = 3.4028234663852886e38  # float32's largest
 
 def integer(default=REQUIRED, minimum: int | None = None, maximum: int | None = None, inferred=False,
             null=False) -> Arg:
     s: dict = {"type": ["integer", "null"] if null or inferred else "integer"}
-    if minimum is not None:
-        s["minimum"] = minimum
-    if maximum is not None:
-        s["maximum"] = maximum
+    s["minimum"] = -MAX_INT if minimum is None else minimum
+    s["maximum"] = MAX_INT if maximum is None else maximum
     return Arg(s, None if inferred else default, inferred, "int" + (", inferred" if inferred else ""))
 
 
 def number(default=REQUIRED, minimum=None, maximum=None, exclusive_minimum=None, null=False) -> Arg:
     s: dict = {"type": ["number", "null"] if null else "number"}
-    for key, v in (("minimum", minimum), ("maximum", maximum), ("exclusiveMinimum", exclusive_minimum)):
-        if v is not None:
-            s[key] = v
+    if exclusive_minimum is not None:
+        s["exclusiveMinimum"] = exclusive_minimum
+    else:
+        s["minimum"] = -MAX_FLOAT if minimum is None else minimum
+    s["maximum"] = MAX_FLOAT if maximum is None else maximum
     return Arg(s, default, False, "number")
 
 
@@ -129,11 +132,11 @@ def choice(default, *values) -> Arg:
 
 def ints(n: int, default=REQUIRED, minimum: int | None = 1, null=False, null_items=False, inferred=False) -> Arg:
     """An int, or a list of n ints (one per spatial dimension)."""
-    item: dict = {"type": ["integer", "null"] if null_items else "integer"}
+    item: dict = {"type": ["integer", "null"] if null_items else "integer", "maximum": MAX_INT}
     if minimum is not None:
         item["minimum"] = minimum
     s: dict = {"type": ["integer", "array"] + (["null"] if null or inferred else []),
-               "items": item, "minItems": n, "maxItems": n}
+               "items": item, "minItems": n, "maxItems": n, "maximum": MAX_INT}
     if minimum is not None:
         s["minimum"] = minimum
     if n == 1:
@@ -143,10 +146,11 @@ def ints(n: int, default=REQUIRED, minimum: int | None = 1, null=False, null_ite
 
 def int_list(default=REQUIRED, minimum: int | None = 1, inferred=False) -> Arg:
     """An int, or a list of ints of any length (LayerNorm's normalized_shape, Unflatten's sizes)."""
-    item: dict = {"type": "integer"}
+    item: dict = {"type": "integer", "maximum": MAX_INT}
     if minimum is not None:
         item["minimum"] = minimum
-    s: dict = {"type": ["integer", "array"] + (["null"] if inferred else []), "items": item, "minItems": 1}
+    s: dict = {"type": ["integer", "array"] + (["null"] if inferred else []), "items": item, "minItems": 1,
+               "maximum": MAX_INT}
     if minimum is not None:
         s["minimum"] = minimum
     return Arg(s, None if inferred else default, inferred, "int or list of ints")

@@ -9,6 +9,8 @@ from .registry import LayerType, Tensor, layers
 from .schema import META_KEYS
 
 
+MAX_LAYERS = 100_000  # expanded layers: far beyond any real network, and still checked in seconds
+
 # Attribute names of torch.nn.Module: a submodule cannot take them (a test keeps this list complete).
 RESERVED_NAMES = frozenset("""
     T_destination add_module apply bfloat16 buffers call_super_init children compile cpu cuda double
@@ -163,6 +165,9 @@ class _Resolver:
 
     def layer(self, kind: str, given: dict, inputs: tuple, path: Path, args_path, name: str, origin,
               stack: tuple) -> int:
+        if len(self.nodes) >= MAX_LAYERS:
+            self.fail(f"the model would have more than {MAX_LAYERS:,} layers (repeat and blocks expanded)", path,
+                      ("lower `repeat`, or use fewer blocks",), origin)
         lt = layers()[kind]
         low, high = lt.inputs
         if lt.inputs == (1, 2) and len(inputs) == 1:

@@ -6,12 +6,22 @@ from functools import lru_cache
 
 from .errors import Path, Problem, did_you_mean, format_path
 from .loader import Document
-from .registry import layers
+from .registry import MAX_INT, layers
 from .schema import META_KEYS, schema
 
 _WORDS = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
           "array": "a list", "object": "a mapping (key: value)", "null": "empty"}
 _SECTIONS = {"model": "model", "data": "data", "train": "train", "output": "output", "blocks": "blocks"}
+
+
+@lru_cache(maxsize=1)
+def validator_class():
+    """Draft 2020-12, except that an integer is an int: JSON Schema counts 1.0 as one, torch does not."""
+    from jsonschema import Draft202012Validator, validators
+
+    strict = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return validators.extend(Draft202012Validator, type_checker=strict)
 
 
 @lru_cache(maxsize=1)
@@ -23,14 +33,13 @@ def _validators():
     most of a second on a 1,000-layer spec. Here the dispatch is done by name instead:
     the same schemas and the same errors (a test checks this), a fraction of the time.
     """
-    from jsonschema import Draft202012Validator
-
+    Validator = validator_class()
     full = schema()
     entry = dict(full["$defs"]["layer_entry"])
     entry["else"] = {k: v for k, v in entry["else"].items() if k != "allOf"}
     outer = dict(full, **{"$defs": dict(full["$defs"], layer_entry=entry)})
-    per_layer = {name: Draft202012Validator(full["$defs"][name]) for name in layers()}
-    return Draft202012Validator(outer), per_layer
+    per_layer = {name: Validator(full["$defs"][name]) for name in layers()}
+    return Validator(outer), per_layer
 
 
 def schema_errors(data: dict):
@@ -82,7 +91,7 @@ def describe(value) -> str:
     if value is None:
         return "empty"
     if isinstance(value, (int, float)):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        return repr(value)  # 1.0 stays 1.0: a size must be written 1
     if isinstance(value, str):
         return f'the text "{value}"'
     return "a list" if isinstance(value, list) else "a mapping"
@@ -122,7 +131,7 @@ def _problems(err, prefix) -> list[Problem]:
             return [_unknown_name(path, value, want)]
         return [Problem(f"`{value}` is not a valid name here", path + (value,), at_key=True,
                         hints=("names are letters, digits and _ and start with a letter",))]
-    if kw == "enum" and isinstance(value, str) and path and path[-1] in _KINDS or path[-2:-1] in _LISTS:
+    if kw == "enum" and isinstance(value, str) and (path and path[-1] in _KINDS or path[-2:-1] in _LISTS):
         return [_unknown_name(path, value, want, at_key=False)]
     if kw == "type":
         return [_type_problem(path, value, want, where, err.schema)]
@@ -154,7 +163,8 @@ def _problems(err, prefix) -> list[Problem]:
         allowed = list(err.schema.get("properties", {}))
         return [_unknown_key(path, key, allowed) for key in value if key not in allowed]
     if kw in ("minProperties", "maxProperties"):
-        return [Problem(f"{where} must name exactly one choice, e.g. {{Adam: {{lr: 0.001}}}}", path)]
+        example = "{RandomCrop: {size: 32}}" if path[-2:-1] in _LISTS else "{Adam: {lr: 0.001}}"
+        return [Problem(f"{where} must name exactly one choice, e.g. {example}", path)]
     if kw == "pattern":
         expected = err.schema.get("x-expected")
         if expected:
@@ -169,8 +179,9 @@ _KINDS = {"dataset": "dataset", "optimizer": "optimizer", "loss": "loss", "sched
 _LISTS = {("transform",), ("augment",)}
 
 
-def _unknown_name(path: Path, name: str, choices: list, at_key: bool = True) -> Problem:
+def _unknown_name(path: Path, name, choices: list, at_key: bool = True) -> Problem:
     """An unknown dataset, transform, optimizer, loss or scheduler name, with 'did you mean'."""
+    name = str(name)
     kind = _KINDS.get(path[-1], "transform") if path else "name"
     place = path + (name,) if at_key else path
     plural = "losses" if kind == "loss" else kind + "s"
@@ -183,6 +194,8 @@ def _range_problem(path: Path, value, kw: str, want, where: str, schema: dict) -
              "exclusiveMaximum": "less than"}[kw]
     lo = schema.get("minimum", schema.get("exclusiveMinimum"))
     hi = schema.get("maximum", schema.get("exclusiveMaximum"))
+    lo = None if lo is not None and lo <= -MAX_INT else lo  # the technical bounds of int32 and float32
+    hi = None if hi is not None and hi >= MAX_INT else hi  # are not worth a person's attention
     if lo is not None and hi is not None:
         hint = f"use a value between {lo} and {hi}"
     elif kw in ("minimum", "exclusiveMinimum"):
@@ -216,7 +229,7 @@ def _example(path: Path, types: list, schema: dict) -> tuple[str, ...]:
     if "integer" in types or "number" in types:
         if isinstance(default, (int, float)) and not isinstance(default, bool):
             number = default
-        elif "integer" in types and "maximum" not in schema:
+        elif "integer" in types and schema.get("maximum", MAX_INT) >= MAX_INT:
             number = max(schema.get("minimum", 3), 3)
         else:
             number = schema.get("minimum", 1)

@@ -14,17 +14,24 @@ What is fuzzed (hypothesis; counts are per test, x20 under `pytest --long`):
   nesting, empty lists and mappings, null) and on the text (lines deleted, doubled, swapped,
   re-indented, characters inserted, bytes flipped, the file cut short).
 
-(a) Whatever the input, `netspec check FILE` (text, `--depth`, `--format json`) exits 0 or 1,
+(a) Whatever the input, `netspec check FILE` (text, `--depth 0`, `--format json`) exits 0 or 1,
 never prints a traceback or "internal error", and every error it prints is a located
-`FILE:LINE:COL: error:` line. Run time is bounded by keeping the inputs small: no timing here.
-(b) Every mutant the checker accepts builds with `netspec.build`; its parameter count equals
-`report.total_params`, and a forward pass (eval mode, no_grad) on a batch of 2 zeros gives the
-predicted output shape and dtype. Models over 20 M parameters, 200 MB of activations for the
-batch, or 1 G MACs per sample are built and run on the `meta` device instead.
+`FILE:LINE:COL: error:` line. Run time is bounded by keeping the inputs small (a `repeat` or
+`num_layers` is at most 64): nothing here is timed.
+(b) Every spec the checker accepts (gentle mutants, and whatever the other tests produce that it
+accepts) builds with `netspec.build`; its parameter count equals `report.total_params`, and a
+forward pass (eval mode, no_grad) on a batch of 2 zeros (int64 zeros for integer input) gives the
+predicted output shape and dtype. Models over 20 M parameters, 200 MB of activations for the batch,
+1 G MACs per sample or a dimension beyond int32 are built and run on the `meta` device instead
+(no run where torch's meta Bilinear would loop over more than 1,000 outputs, no build of more
+than 64 stacked recurrent or encoder layers).
 
-What the fuzzer found is kept in tests/specs/fuzz_found/ (first line: what went wrong) and run
-by `test_fuzz_found` as regression tests: a layer name holding a line break split an error over
-two lines, and a control character gave PyYAML's unlocated message.
+What the fuzzer found is kept in tests/specs/fuzz_found/, one minimised spec per file, and run by
+`test_fuzz_found` under both properties (with a 5 s alarm, as some of them hang). A file whose
+first line starts with `# BUG:` says what still goes wrong and is a strict xfail: a fix turns it
+into a failure, and the line then becomes `# fixed: ...` (any other first line: a regression test
+that must pass). While such a bug is open, the hypothesis tests let exactly its kind of input
+through (KNOWN below): random input meets most of them on every run and would hide the rest.
 """
 from __future__ import annotations
 
@@ -60,7 +67,7 @@ BATCH = 2
 MAX_PARAMS = 20_000_000  # above: build on the meta device
 MAX_ACTIVATION_BYTES = 200_000_000  # for the whole batch; above: meta
 MAX_MACS = 1_000_000_000  # per sample; above: meta (keeps each forward pass well under a second)
-MAX_REPEAT = 64  # known bug: a huge `repeat` hangs the checker (tests/specs/fuzz_found/repeat_huge.yaml)
+MAX_REPEAT = 64  # the largest `repeat` and `num_layers` drawn: example sizes stay bounded
 
 LAYER_NAMES = sorted(n for n in layers() if not n.startswith("torchvision."))  # no torch imports when checking
 META = ("name", "from", "repeat")
@@ -77,6 +84,124 @@ def note(text: str) -> None:
 def event(text: str) -> None:
     if currently_in_test_context():
         _event(text)
+
+
+# Known defects. ---------------------------------------------------------------------------------
+
+def _first_line(path: Path) -> str:
+    return path.read_bytes().split(b"\n", 1)[0].decode("utf-8", "replace")
+
+
+OPEN_BUGS = frozenset(p.stem for p in FOUND if _first_line(p).startswith("# BUG:"))
+MAX_INT = 2**31 - 1  # torch sizes beyond this overflow somewhere (int32 pooling, int64 byte counts)
+MAX_FLOAT = 3.4e38  # float32
+
+
+def _is_int_float(v) -> bool:
+    return isinstance(v, float) and v == v and abs(v) != float("inf") and v.is_integer()
+
+
+def _values(node):
+    """Every scalar in a document."""
+    if isinstance(node, dict):
+        for v in node.values():
+            yield from _values(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _values(v)
+    else:
+        yield node
+
+
+def _int_typed(schema: dict) -> bool:
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    return "integer" in types and "number" not in types
+
+
+def _integer_as_float(data: dict) -> bool:
+    """A float such as 2.0 or 1e1 where a whole number is meant: a layer's integer argument, a block
+    param (it may become one), or the input shape."""
+    model = data.get("model") if isinstance(data.get("model"), dict) else {}
+    if any(_is_int_float(v) for v in _values(model.get("input"))):
+        return True
+    blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
+    if any(_is_int_float(v) for b in blocks.values() if isinstance(b, dict) for v in _values(b.get("params"))):
+        return True
+    for base in _layer_lists(data):
+        for entry in _get(data, base):
+            kind = _kind(entry)
+            value = entry.get(kind) if isinstance(entry, dict) and kind is not None else None
+            if kind in blocks and any(_is_int_float(v) for v in _values(value)):
+                return True
+            lt = layers().get(kind)
+            if lt is None or value is None:
+                continue
+            given = value if isinstance(value, dict) else {lt.main: value}
+            for name, v in given.items():
+                arg = lt.args.get(name)
+                if arg is not None and _int_typed(arg.schema) and any(_is_int_float(x) for x in _values(v)):
+                    return True
+    return False
+
+
+def _non_finite(data: dict) -> bool:
+    """NaN, an infinity, or a number beyond float32 in the model."""
+    return any(isinstance(v, float) and not abs(v) <= MAX_FLOAT
+               for v in _values([data.get("model"), data.get("blocks")]))
+
+
+def _beyond_int(data: dict) -> bool:
+    """An integer beyond int32 in the model."""
+    return any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT
+               for v in _values([data.get("model"), data.get("blocks")]))
+
+
+def _odd_transform_entry(data: dict) -> bool:
+    """A transform or augment entry that is neither a name nor a mapping with one name."""
+    section = data.get("data")
+    if not isinstance(section, dict):
+        return False
+    return any(isinstance(section.get(k), list) and any(not isinstance(e, str) and not (isinstance(e, dict) and len(e) == 1)
+                                                        for e in section[k]) for k in ("transform", "augment"))
+
+
+# A kind of input, the bug files (name prefixes) that show what goes wrong with it.
+KNOWN = {
+    "integer_as_float": (_integer_as_float, ("integer_as_float",)),
+    "non_finite": (_non_finite, ("dropout_p_nan", "softshrink_lambd_inf", "leakyrelu_slope_beyond_float32",
+                                 "upsample_scale_factor")),
+    "beyond_int": (_beyond_int, ("maxpool_stride_beyond_int64", "adaptive_pool_output_beyond_int64",
+                                 "localresponsenorm_size_huge")),
+    "odd_transform_entry": (_odd_transform_entry, ("transform_entry", "augment_entry")),
+}
+
+
+def known_defects(content: str | bytes) -> list[str]:
+    """The kinds of KNOWN input this file holds whose bugs are still open (as netspec itself reads the file)."""
+    from netspec.errors import NetspecError
+    from netspec.loader import loads
+
+    active = [k for k, (_, files) in KNOWN.items() if any(b.startswith(files) for b in OPEN_BUGS)]
+    if not active:
+        return []
+    try:
+        data = loads(content if isinstance(content, bytes) else content.encode("utf-8", "surrogatepass")).data
+    except (NetspecError, RecursionError):
+        return []
+    return [k for k in active if KNOWN[k][0](data)]
+
+
+def tolerating_known(prop, path: Path, content: str | bytes, *args):
+    """prop(path, *args), but a failure on an input of an open bug's kind is only counted."""
+    try:
+        return prop(path, *args)
+    except Exception:
+        known = known_defects(content)
+        if not known:
+            raise
+        event(f"known defect: {', '.join(known)}")
+        return None
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -99,9 +224,6 @@ def _located(path: str) -> re.Pattern:
     return re.compile(rf"^{re.escape(path)}:\d+:\d+: (error|note): \S")
 
 
-# Defects already found, each kept in tests/specs/fuzz_found/ (the key is the file's name): the
-# hypothesis tests let exactly these messages through, because random input would meet them on
-# every run and hide everything else; test_fuzz_found holds each file to the full property.
 def assert_check_is_clean(path: Path, *options: str) -> int:
     """(a): exit 0 or 1, no traceback, no internal error, every error a located FILE:LINE:COL line."""
     p = str(path)
@@ -144,7 +266,13 @@ def assert_check_is_clean(path: Path, *options: str) -> int:
 
 def _is_meta_gap(e: Exception) -> bool:
     """torch has no meta kernel for an op: not netspec's business."""
-    return isinstance(e, NotImplementedError) or "meta" in str(e).lower()
+    return isinstance(e, NotImplementedError) or "meta" in str(e).lower() and "overflow" not in str(e).lower()
+
+
+def _beyond_torch_sizes(report) -> bool:
+    """A dimension beyond int32, or a weight beyond 2**60 elements: no CPU run (it could not allocate)."""
+    shapes = [report.input.shape] + [info.output.shape for info in report.layers]
+    return any(d > MAX_INT for s in shapes for d in s) or any(info.params > 2**60 for info in report.layers)
 
 
 def assert_accepted_spec_runs(path: Path) -> bool:
@@ -154,14 +282,20 @@ def assert_accepted_spec_runs(path: Path) -> bool:
     report = netspec.check(str(path))
     if not report.valid:
         return False
+    if any(isinstance(info.args.get("num_layers"), int) and info.args["num_layers"] > 64 for info in report.layers):
+        event("accepted: not built (more than 64 stacked layers)")
+        return True
     big = (report.total_params > MAX_PARAMS or BATCH * report.activation_bytes > MAX_ACTIVATION_BYTES
-           or report.total_macs > MAX_MACS)
+           or report.total_macs > MAX_MACS or _beyond_torch_sizes(report))
     event("accepted: meta" if big else "accepted: forward on the CPU")
     note(f"params {report.total_params:,}, activations {report.activation_bytes:,} B, MACs {report.total_macs:,}")
     device = torch.device("meta" if big else "cpu")
     with device:
         model = netspec.build(report)
     assert sum(p.numel() for p in model.parameters()) == report.total_params
+    if big and any(info.type == "Bilinear" and info.args.get("out_features", 0) > 1000 for info in report.layers):
+        event("meta forward skipped (Bilinear loops over its outputs on meta)")
+        return True
     x = torch.zeros((BATCH, *report.input.shape), dtype=getattr(torch, report.input.dtype), device=device)
     model.eval()
     with torch.no_grad():
@@ -229,7 +363,9 @@ def spec_shaped(draw) -> dict:
 @given(doc=st.one_of(documents, spec_shaped()), flow=st.booleans())
 def test_random_yaml_documents(workdir, doc, flow):
     text = yaml.safe_dump(doc, default_flow_style=flow, **SAFE_DUMP)
-    assert_check_is_clean(_write(workdir, text))
+    path = _write(workdir, text)
+    if tolerating_known(assert_check_is_clean, path, text) == 0:
+        tolerating_known(assert_accepted_spec_runs, path, text)
 
 
 @settings(max_examples=examples(60))
@@ -241,7 +377,7 @@ def test_random_yaml_documents(workdir, doc, flow):
     st.binary(max_size=200),
 ))
 def test_random_text_and_bytes(workdir, content):
-    assert_check_is_clean(_write(workdir, content))
+    tolerating_known(assert_check_is_clean, _write(workdir, content), content)
 
 
 # Mutants of the specs. --------------------------------------------------------------------------
@@ -329,6 +465,7 @@ POOL = [copy.deepcopy(_get(d, p)) for d in SEED_DATA.values() for p in _entries(
 
 def _spell(draw, word: str) -> str:
     """A misspelling: case changed, a letter dropped or doubled, or another layer's name."""
+    word = str(word)
     how = draw(st.sampled_from(["lower", "upper", "swapcase", "capitalize", "drop", "double", "other", "suffix"]))
     if how == "drop" and len(word) > 1:
         i = draw(st.integers(0, len(word) - 1))
@@ -408,8 +545,9 @@ def _mutate(draw, doc, op: str, gentle: bool):
                    type(None): lambda v: 0}[type(old)](old)
         else:
             new = _gentle(draw, old) if op == "tweak" else _nasty(draw, old)
-        if p[-1] == "repeat" and isinstance(new, int) and not isinstance(new, bool) and new > MAX_REPEAT:
-            new = MAX_REPEAT  # known bug: repeat_huge.yaml
+        if p[-1] in ("repeat", "num_layers") and isinstance(new, int) and not isinstance(new, bool) \
+                and new > MAX_REPEAT:
+            new = MAX_REPEAT  # bounded example sizes; a huge one hung the checker (repeat_huge, lstm_num_layers_huge)
         doc = _set(doc, p, new)
     elif op == "rename_key":
         keyed = [p for p in paths if isinstance(p[-1], str)]
@@ -594,8 +732,11 @@ def mutants(draw, gentle: bool = False) -> tuple[str, str | bytes]:
 def test_mutated_specs_check_cleanly(workdir, mutant, options):
     seed, content = mutant
     note(f"seed: {seed}\n--- mutant ---\n{content if isinstance(content, str) else content!r}")
-    code = assert_check_is_clean(_write(workdir, content), *options)
+    path = _write(workdir, content)
+    code = tolerating_known(assert_check_is_clean, path, content, *options)
     event(f"exit {code}")
+    if code == 0:  # (b) on whatever it accepts, too
+        tolerating_known(assert_accepted_spec_runs, path, content)
 
 
 @settings(max_examples=examples(100))
@@ -604,8 +745,8 @@ def test_accepted_mutants_build_and_run(workdir, mutant):
     seed, content = mutant
     note(f"seed: {seed}\n--- mutant ---\n{content}")
     path = _write(workdir, content)
-    accepted = assert_accepted_spec_runs(path)
-    event("accepted" if accepted else "refused")
+    accepted = tolerating_known(assert_accepted_spec_runs, path, content)
+    event("accepted" if accepted else "refused" if accepted is False else "known defect")
 
 
 @pytest.mark.parametrize("path", SEEDS, ids=lambda p: p.name)
@@ -631,9 +772,17 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, before)
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.stem) for p in FOUND])
+def _found(path: Path):
+    line = _first_line(path)
+    if line.startswith("# BUG:"):
+        return pytest.param(path, id=path.stem, marks=pytest.mark.xfail(strict=True, reason=line[6:].strip()))
+    return pytest.param(path, id=path.stem)
+
+
+@pytest.mark.parametrize("path", [_found(p) for p in FOUND])
 def test_fuzz_found(path):
-    """Each file is a minimised input that once broke (a) or (b), kept as a regression test."""
+    """Each file is a minimised input that broke (a) or (b): `# BUG:` ones still do (strict xfail),
+    the others are regression tests."""
     with _time_limit(5):
         assert_check_is_clean(path)
         assert_accepted_spec_runs(path)

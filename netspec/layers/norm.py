@@ -102,7 +102,7 @@ LAYERS = [
               _group, main="num_groups", summary="group normalization over channel groups",
               stricter="a given num_channels must equal the input's channels even with affine: false, "
                        "where torch ignores it"),
-    LayerType("LocalResponseNorm", {"size": integer(minimum=1), "alpha": number(1e-4), "beta": number(0.75),
+    LayerType("LocalResponseNorm", {"size": integer(minimum=1, maximum=4096), "alpha": number(1e-4), "beta": number(0.75),
                                     "k": number(1.0)}, _lrn, main="size",
               summary="local response normalization across channels"),
 ]

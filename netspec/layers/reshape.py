@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from math import floor, prod
 
-from ..registry import (Arg, Args, LayerType, Out, ShapeError, Tensor, boolean, choice, fmt, inplace, integer,
+from ..registry import (MAX_INT, Arg, Args, LayerType, Out, ShapeError, Tensor, boolean, choice, fmt, inplace, integer,
                         ints, number)
 from .common import SPATIAL, batched, need_rank, norm_dim, ntuple
 
@@ -70,10 +70,14 @@ def _upsample(a: Args, x: Tensor) -> Out:
     if size is not None:
         out = ntuple(size, d)
     else:
-        out = tuple(floor(float(n) * f) for n, f in zip(x.shape[1:], ntuple(scale, d)))
+        big = [float(n) * f for n, f in zip(x.shape[1:], ntuple(scale, d))]
+        out = tuple(MAX_INT + 1 if v > MAX_INT else floor(v) for v in big)
     if min(out) < 1:
         raise ShapeError(f"Upsample: the output size {out} would be empty", ["use a larger scale_factor"],
                          arg="scale_factor")
+    if max(out) > MAX_INT:
+        raise ShapeError(f"Upsample: the output size {out} is beyond what a tensor can hold",
+                         ["use a smaller scale_factor"], arg="scale_factor")
     return Out(x.shape[:1] + tuple(out))
 
 

@@ -17,6 +17,8 @@ _BATCH_FIRST = "; always batch_first (not an argument)"
 _STRICT = batched("(N, L, features)").replace("sample", "sequence")
 
 
+MAX_LAYERS = 1000  # stacked layers: far beyond any trained network
+
 def _need_sequence(layer: str, x: Tensor, features: str = "features") -> tuple[int, int]:
     """The steps L and the features of a (N, L, features) input."""
     if len(x.shape) == 1:
@@ -52,7 +54,7 @@ def _recurrent(a: Args, x: Tensor) -> Out:
 
 def _divides(layer: str, heads_arg: str, heads: int, dim_arg: str, dim: int) -> None:
     if dim % heads:
-        fits = ", ".join([str(k) for k in range(1, dim + 1) if dim % k == 0][:6])
+        fits = ", ".join([str(k) for k in range(1, min(dim, 4096) + 1) if dim % k == 0][:6])
         raise ShapeError(f"{layer}: {heads_arg} ({heads}) must divide {dim_arg} ({dim})",
                          [f"use a {heads_arg} that divides {dim}, e.g. {fits}"], arg=heads_arg)
 
@@ -88,7 +90,7 @@ def _encoder(a: Args, x: Tensor) -> Out:
 
 def _recurrent_args(name: str) -> dict:
     args = {"input_size": integer(minimum=1, inferred=True), "hidden_size": integer(minimum=1),
-            "num_layers": integer(1, minimum=1)}
+            "num_layers": integer(1, minimum=1, maximum=MAX_LAYERS)}
     if name == "RNN":
         args["nonlinearity"] = choice("tanh", "tanh", "relu")
     args |= {"bias": boolean(True), "dropout": number(0.0, 0, 1), "bidirectional": boolean(False)}
@@ -100,7 +102,7 @@ def _recurrent_args(name: str) -> dict:
 def _encoder_args(stack: bool) -> dict:
     args = {"d_model": integer(minimum=1, inferred=True), "nhead": integer(minimum=1)}
     if stack:
-        args["num_layers"] = integer(minimum=1)
+        args["num_layers"] = integer(minimum=1, maximum=MAX_LAYERS)
     return args | {"dim_feedforward": integer(2048, minimum=1), "dropout": number(0.1, 0, 1),
                    "activation": choice("relu", "relu", "gelu"), "layer_norm_eps": number(1e-5, exclusive_minimum=0),
                    "norm_first": boolean(False), "bias": boolean(True)}
