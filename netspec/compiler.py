@@ -4,15 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import NetspecError, Problem
-from .guard import memory_problem
+from .guard import batch_size, memory_problem, trains_on_cpu
 from .infer import LayerInfo, infer
 from .loader import Document, load
 from .registry import Tensor
 from .resolve import model_input, resolve
 from .validate import validate
-
-BYTES = {"float32": 4, "float64": 8, "int64": 8, "int32": 4}
-
 
 @dataclass
 class Report:
@@ -48,20 +45,15 @@ class Report:
     @property
     def activation_bytes(self) -> int:
         """Memory of every layer's output for one sample, as a forward pass keeps it."""
-        total = 0
-        for info in self.layers:
-            n = 1
-            for d in info.output.shape:
-                n *= d
-            total += n * BYTES.get(info.output.dtype, 4) + info.inner_bytes
-        return total
+        return sum(info.output.nbytes() + info.inner_bytes for info in self.layers)
 
 
-def check(spec: str | dict | Document, max_params: int | None = None) -> Report:
+def check(spec: str | dict | Document, max_params: int | None = None, device: str | None = None) -> Report:
     """Check a spec file (path), plain dict or loaded Document; never raises for a bad spec.
 
-    A model whose weights cannot fit in the memory available (or in `max_params` parameters,
-    when given) is an error: it is refused here, before anything is allocated."""
+    A model that cannot fit in the memory available is an error, refused here before anything is
+    allocated: its weights, and when it trains on the CPU (its train.device, or `device` when given) its
+    layer outputs for a batch too. `max_params` overrides that, and refuses more parameters instead."""
     report = Report(spec if isinstance(spec, str) else getattr(spec, "file", "<dict>"))
     try:
         doc = spec if isinstance(spec, Document) else load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
@@ -71,7 +63,8 @@ def check(spec: str | dict | Document, max_params: int | None = None) -> Report:
             raise NetspecError(problems)
         report.input = model_input(doc.data)
         report.layers = infer(resolve(doc.data), report.input)
-        too_big = memory_problem(report, max_params)
+        batch = batch_size(doc.data) if trains_on_cpu(doc.data, device) else 0
+        too_big = memory_problem(report, max_params, batch=batch)
         if too_big:
             raise NetspecError(too_big)
     except NetspecError as e:

@@ -1,11 +1,14 @@
 """Infer stage: each node's output shape, parameter count and MACs, by formula, without torch."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .errors import NetspecError
-from .registry import INT_DTYPES, Args, ShapeError, Tensor, fmt
+from .registry import INT_DTYPES, MAX_INT, Args, ShapeError, Tensor, fmt
 from .resolve import Node
+
+MAX_VALUES = 2**40  # values in one sample's output: 4 TiB of float32, beyond any machine
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,11 @@ def _infer_one(node: Node, inputs: list[Tensor], nodes: list[Node]) -> LayerInfo
         out = lt.rule(args, *inputs)
         if min(out.shape, default=1) < 1:
             raise ShapeError(f"{lt.name} would produce an empty output {fmt(out.shape)}")
+        if max(out.shape, default=1) > MAX_INT or math.prod(out.shape) > MAX_VALUES:
+            raise ShapeError(f"{lt.name} would produce an output {fmt(out.shape)} too large: netspec "
+                             f"allows at most {MAX_INT:,} in one dimension (many torch layers count in 32 bits) "
+                             f"and {MAX_VALUES:,} values per sample",
+                             ["make the input or this layer's sizes smaller"])
     except ShapeError as e:
         message = e.message.format(**{f"in{k}": _source(j, nodes) for k, j in enumerate(node.inputs)}) \
             if e.inputs else e.message

@@ -21,6 +21,7 @@ MAX_DEPTH = 64  # lists and mappings inside each other
 MAX_NODES = 50_000  # values in the document, aliases expanded (a 1,000-layer spec has ~6,000)
 _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "map", "seq")}
 # YAML 1.1 reads `1e-3` as a string; people mean a number (YAML 1.2 agrees with them).
+FLOAT32_TINY = 1.1754943508222875e-38  # float32's smallest normal number
 _EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # what YAML refuses to read (PyYAML's own rule), found here so that the error can be located
@@ -327,13 +328,21 @@ class _Builder:
                 value = make(node)
             except (ValueError, KeyError, yaml.YAMLError):
                 raise self.error(f"`{ev.value}` is not a valid {tag.rsplit(':', 1)[-1]}", ev.start_mark) from None
-            if isinstance(value, float) and not math.isfinite(value):
-                raise self.error(f"`{ev.value}` (not a number, or infinite) has no place in a spec", ev.start_mark,
-                                 ["write an ordinary number"])
-            return value
+            return self.number(value, ev) if isinstance(value, float) else value
         if plain and _EXP_FLOAT.match(ev.value):
-            return float(ev.value)
+            return self.number(float(ev.value), ev)
         return ev.value  # strings, and timestamps kept as written
+
+    def number(self, value: float, ev) -> float:
+        """A float a layer can use: finite, and 0 or at least float32's smallest normal number in size
+        (torch computes in float32, and some layers divide by their argument)."""
+        if not math.isfinite(value):
+            raise self.error(f"`{ev.value}` (not a number, or infinite) has no place in a spec", ev.start_mark,
+                             ["write an ordinary number"])
+        if 0 < abs(value) < FLOAT32_TINY:
+            raise self.error(f"`{ev.value}` is too close to 0 for float32, in which torch computes", ev.start_mark,
+                             ["write 0, or a number of at least 1.2e-38 in size"])
+        return value
 
     def expand_alias(self, ev, path: Path):
         if ev.anchor not in self.anchors:

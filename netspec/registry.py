@@ -6,6 +6,7 @@ The rules work on plain shapes and never import torch.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,12 +22,21 @@ class Arg:
     kind: str = ""  # its type in words, for `netspec layers`
 
 
+DTYPE_BYTES = {"float32": 4, "float64": 8, "int64": 8, "int32": 4}
+
+
 @dataclass(frozen=True)
 class Tensor:
     """What flows between layers: one sample's shape (no batch dimension) and dtype."""
 
     shape: tuple[int, ...]
     dtype: str = "float32"
+
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+    def nbytes(self) -> int:
+        return self.numel() * DTYPE_BYTES.get(self.dtype, 4)
 
 
 @dataclass(frozen=True)
@@ -37,7 +47,7 @@ class Out:
     params: int = 0
     macs: int = 0  # multiply-accumulates per sample
     dtype: str | None = None  # None: the input's dtype
-    inner_bytes: int = 0  # activations kept inside the layer, beyond its output (a whole torchvision model)
+    inner_bytes: int = 0  # memory inside the layer beyond its output (a torchvision model, LRN's padded copy)
 
 
 class ShapeError(Exception):

@@ -18,11 +18,12 @@ from .catalog import PER_BATCH_SCHEDULERS
 from .compiler import check
 from .errors import NetspecError, Problem, did_you_mean
 from .evaluation import run_eval, targets
+from .guard import DEFAULT_BATCH, gpu_problem
 from .loader import Document, load
 
 TRAIN_DEFAULTS = {"epochs": 10, "optimizer": {"Adam": {"lr": 0.001}}, "loss": "CrossEntropyLoss",
                   "device": "auto", "seed": 0, "precision": "fp32", "channels_last": False, "compile": False}
-DATA_DEFAULTS = {"transform": ["ToTensor"], "augment": [], "batch_size": 64, "num_workers": 0}
+DATA_DEFAULTS = {"transform": ["ToTensor"], "augment": [], "batch_size": DEFAULT_BATCH, "num_workers": 0}
 
 
 @dataclass
@@ -97,13 +98,16 @@ class Trainer:
         from .device import resolve_device
         from .progress import Progress
 
-        report = check(doc, max_params)
+        report = check(doc, max_params, device)
         if not report.valid:
             raise NetspecError(report.errors)
         stem = os.path.splitext(os.path.basename(doc.file))[0]
         self.spec = resolved(doc.data, stem if stem and not stem.startswith("<") else "run")
         tr, dt = self.spec["train"], self.spec["data"]
         self.device = resolve_device(device or tr["device"], f"--device {device}" if device else ("train", "device"))
+        too_big = gpu_problem(report, self.device, dt["batch_size"], max_params)
+        if too_big:
+            raise NetspecError(too_big)
         if not os.environ.get("OMP_NUM_THREADS"):  # a user's own thread setting wins
             torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                                       else os.cpu_count() or 1))

@@ -67,7 +67,9 @@ def _group(a: Args, x: Tensor) -> Out:
 
 def _lrn(a: Args, x: Tensor) -> Out:
     need_rank("LocalResponseNorm", x, range(2, 64), "(N, C, *), with at least one dimension after C")
-    return Out(x.shape)
+    c, spatial = x.shape[0], x.numel() // x.shape[0]
+    # torch squares the input into a copy padded by size - 1 channels, then averages it over C channels
+    return Out(x.shape, inner_bytes=4 * (c + a["size"] - 1 + c) * spatial)
 
 
 def _batch_args():
