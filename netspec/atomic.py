@@ -30,3 +30,14 @@ def atomic_write(path: str, write) -> None:
             os.close(dir_fd)
     except OSError:
         pass  # some file systems cannot fsync a folder; the file itself is safe
+
+
+def remove_leftovers(folder: str, names: tuple[str, ...]) -> None:
+    """Delete the temporary files that a write of one of `names` left when the process was killed."""
+    prefixes = tuple(f".{name}." for name in names)
+    for entry in os.listdir(folder):
+        if entry.startswith(prefixes) and entry.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(folder, entry))
+            except OSError:
+                pass  # not ours to insist on: it only takes space

@@ -1,9 +1,10 @@
 """Checkpoints: one file of plain data and tensors, written atomically, read with weights_only=True."""
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
-import zipfile
+import warnings
 
 import torch
 
@@ -21,7 +22,45 @@ def save(path: str, payload: dict) -> None:
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             raise NetspecError(Problem(f"the weights ({name}) are not finite numbers; the checkpoint "
                                        f"{path} was not written", hints=("lower the learning rate",)))
-    atomic_write(path, lambda f: torch.save(payload, f))
+    payload = {k: v for k, v in payload.items() if k != "digest"}
+    payload["digest"] = digest(payload)
+    try:
+        atomic_write(path, lambda f: torch.save(payload, f))
+    except OSError as e:
+        raise NetspecError(Problem(
+            f"cannot write the checkpoint {path}: {e.strerror or e}; the previous checkpoint is kept",
+            hints=("free some disk space or make the run folder writable, then go on with "
+                   f"`netspec train --resume {os.path.dirname(path) or '.'}`",))) from None
+
+
+def _damaged(path: str) -> Problem:
+    return Problem(f"{path} is damaged or cut short (an interrupted copy?) and cannot be read", hints=_OTHER)
+
+
+def digest(payload: dict) -> str:
+    """SHA-256 of everything a checkpoint holds (tensors by their bytes): a bit flipped on disk or in a
+    copy that torch.load does not notice changes it."""
+    h = hashlib.sha256()
+    _feed(h, payload)
+    return h.hexdigest()
+
+
+def _feed(h, value) -> None:
+    if isinstance(value, torch.Tensor):
+        t = value.detach().cpu().contiguous().reshape(-1)
+        h.update(f"T{t.dtype}{tuple(value.shape)}:".encode())
+        h.update(t.view(torch.uint8).numpy())
+    elif isinstance(value, dict):
+        h.update(f"D{len(value)}:".encode())
+        for k, v in value.items():
+            _feed(h, k)
+            _feed(h, v)
+    elif isinstance(value, (list, tuple)):
+        h.update(f"L{len(value)}:".encode())
+        for v in value:
+            _feed(h, v)
+    else:
+        h.update(f"{type(value).__name__}:{value!r};".encode())
 
 
 def load(path: str) -> dict:
@@ -37,14 +76,21 @@ def load(path: str) -> dict:
         raise NetspecError(Problem(f"{path} is not a netspec checkpoint (nor any PyTorch checkpoint); "
                                    "nothing in it was run", hints=_NOT_OURS))
     try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise NetspecError(Problem(
-            f"{path} was refused: it holds Python objects or code, which a netspec checkpoint never does; "
-            "nothing in it was run", hints=("only load checkpoints that netspec wrote",))) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError):
-        raise NetspecError(Problem(f"{path} is damaged or cut short (an interrupted copy?) and cannot be read",
-                                   hints=_OTHER)) from None
+        with warnings.catch_warnings():  # torch warns about odd pickle protocols in damaged files
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "Unsupported global" in str(e):
+            raise NetspecError(Problem(
+                f"{path} was refused: it holds Python objects or code, which a netspec checkpoint never does; "
+                "nothing in it was run", hints=("only load checkpoints that netspec wrote",))) from None
+        raise NetspecError(_damaged(path)) from None
+    except Exception:  # torch's reader fails in many ways on a damaged file (IndexError, TypeError, ...)
+        raise NetspecError(_damaged(path)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise NetspecError(Problem(f"{path} is not a netspec checkpoint", hints=_NOT_OURS))
+    written = ckpt.pop("digest", None)
+    if written != digest(ckpt):
+        raise NetspecError(Problem(f"{path} is damaged: what it holds no longer matches the checksum written "
+                                   "with it (a bit changed on disk or in a copy)", hints=_OTHER))
     return ckpt

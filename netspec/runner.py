@@ -14,6 +14,7 @@ import torch
 
 from . import __version__, checkpoint, rundir
 from . import overrides as ov
+from .atomic import remove_leftovers
 from .catalog import PER_BATCH_SCHEDULERS
 from .compiler import check
 from .errors import NetspecError, Problem, did_you_mean
@@ -135,6 +136,7 @@ class Trainer:
         self.best = None
         if resume:
             self.run_dir = self.spec["output"]["dir"] = resume
+            remove_leftovers(resume, ("last.pt", "best.pt", "metrics.csv", "spec.yaml"))
             self._restore(checkpoint.load(os.path.join(resume, "last.pt")))
         else:
             self.run_dir = rundir.choose(self.spec["output"]["dir"])
