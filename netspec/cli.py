@@ -47,6 +47,8 @@ def _parser(out: TextIO) -> _Parser:
     train.add_argument("--resume", metavar="RUN_DIR", help="go on with the run in this folder")
     train.add_argument("--max-params", type=int, metavar="N", dest="max_params",
                        help="allow models up to N parameters whatever this machine's memory")
+    train.add_argument("--nproc", type=int, metavar="N", default=1,
+                       help="train in N processes on this machine (data-parallel, as torchrun does)")
     _common(train)
     ev = sub.add_parser("eval", help="loss, accuracy and confusion matrix of a checkpoint on the test split")
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         if args.command is None:
             out.write(parser.format_help())
             return 2
+        if args.command == "train" and os.environ.get("RANK", "0") != "0":
+            out = err = open(os.devnull, "w")  # under torchrun, rank 0 speaks for the run
         commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "schema": _schema,
                     "layers": _layers}
         return commands[args.command](args, out, err)
@@ -146,6 +150,16 @@ def _train(args, out: TextIO, err: TextIO) -> int:
 
     if bool(args.spec) == bool(args.resume):
         raise _Exit(2, "netspec train: give a SPEC, or --resume RUN_DIR (not both)\n")
+    if args.nproc < 1:
+        raise _Exit(2, "netspec train: --nproc must be 1 or more\n")
+    if args.nproc > 1 and "LOCAL_RANK" not in os.environ:  # not yet under torchrun: start it
+        from .distributed import launch
+
+        argv = ["train"] + ([args.spec] if args.spec else ["--resume", args.resume])
+        argv += [a for item in args.overrides for a in ("--set", item)]
+        argv += (["--device", args.device] if args.device else []) + \
+            (["--max-params", str(args.max_params)] if args.max_params is not None else [])
+        return launch(args.nproc, argv, err)
     history = train(args.spec, args.overrides, args.device, args.resume, stream=out, max_params=args.max_params)
     out.write(f"run folder: {history.run_dir}\n")
     return 0

@@ -18,8 +18,11 @@ def targets(y: torch.Tensor, out: torch.Tensor, loss_name: str) -> torch.Tensor:
     return y
 
 
-def run_eval(model, loader, loss_fn, loss_name: str, n_classes: int, device, autocast=nullcontext) -> dict:
-    """Mean loss, accuracy and confusion matrix over a loader, in eval mode without gradients."""
+def run_eval(model, loader, loss_fn, loss_name: str, n_classes: int, device, autocast=nullcontext,
+             all_sum=None) -> dict:
+    """Mean loss, accuracy and confusion matrix over a loader, in eval mode without gradients.
+
+    `all_sum` (a World's) sums the counts over the ranks, each of which evaluated its own share."""
     model.eval()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     confusion = torch.zeros(n_classes * n_classes, device=device, dtype=torch.long)
@@ -35,6 +38,10 @@ def run_eval(model, loader, loss_fn, loss_name: str, n_classes: int, device, aut
             classify = classify and out.dim() == 2 and not y.is_floating_point() and n_classes > 0
             if classify:
                 confusion += torch.bincount(y * n_classes + out.argmax(1), minlength=n_classes * n_classes)
+    if all_sum is not None:
+        counts = torch.tensor([n, int(not classify)], device=device, dtype=torch.long)
+        all_sum(loss_sum, confusion, counts)
+        n, classify = int(counts[0]), int(counts[1]) == 0  # a classifier on every rank
     result = {"loss": (loss_sum / max(n, 1)).item(), "samples": n, "accuracy": None, "confusion": None}
     if classify and n:
         matrix = confusion.view(n_classes, n_classes).cpu()

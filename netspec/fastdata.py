@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from .data import Data, TensorData
+from .distributed import World
 
 _FLOAT = (torch.float32, torch.float64)
 
@@ -202,9 +203,9 @@ class MemoryLoader:
     """Batches of a MemorySplit as index slices, shuffled by a generator, transformed per batch."""
 
     def __init__(self, split: MemorySplit, batch_size: int, transform: BatchTransform, device,
-                 shuffle: bool = False, generator: torch.Generator | None = None):
+                 shuffle: bool = False, generator: torch.Generator | None = None, world: World = World()):
         self.split, self.batch_size, self.transform, self.device = split, batch_size, transform, device
-        self.shuffle, self.generator = shuffle, generator or torch.Generator()
+        self.shuffle, self.generator, self.world = shuffle, generator or torch.Generator(), world
 
     def __len__(self) -> int:
         return math.ceil(len(self.split.y) / self.batch_size)
@@ -216,14 +217,15 @@ class MemoryLoader:
             if order is None:
                 x, y = self.split.x[start: start + self.batch_size], self.split.y[start: start + self.batch_size]
             else:
-                idx = order[start: start + self.batch_size]
+                idx = self.world.part(order[start: start + self.batch_size])  # all of it in one process
                 x, y = self.split.x[idx], self.split.y[idx]
             x = x.to(self.device, non_blocking=True)
             yield self.transform(x, self.generator), y.to(self.device, non_blocking=True)
 
 
-def memory_loaders(data: Data, spec_data: dict, device, generator: torch.Generator):
-    """(train loader, test loader) on the in-memory path, or None when the data must stream."""
+def memory_loaders(data: Data, spec_data: dict, device, generator: torch.Generator, world: World = World()):
+    """(train loader, test loader) on the in-memory path, or None when the data must stream. Under
+    torchrun: this rank's part of each global batch, and every world.size-th test sample from its rank."""
     budget = int(spec_data.get("memory_budget_mb", 2048)) * (1 << 20)
     train_tf = BatchTransform.of(spec_data.get("augment", []) + spec_data.get("transform", ["ToTensor"]))
     test_tf = BatchTransform.of(spec_data.get("transform", ["ToTensor"]))
@@ -235,5 +237,7 @@ def memory_loaders(data: Data, spec_data: dict, device, generator: torch.Generat
         return None
     if device.type == "cuda":  # GPU-resident data: batches never cross the bus
         train, test = train.to(device), test.to(device)
-    return (MemoryLoader(train, spec_data["batch_size"], train_tf, device, True, generator),
+    if world.distributed:
+        test = MemorySplit(test.x[world.rank::world.size], test.y[world.rank::world.size])
+    return (MemoryLoader(train, spec_data["batch_size"], train_tf, device, True, generator, world),
             MemoryLoader(test, spec_data["test_batch_size"], test_tf, device))

@@ -12,7 +12,7 @@ from typing import TextIO
 
 import torch
 
-from . import __version__, checkpoint, rundir
+from . import __version__, checkpoint, distributed, rundir
 from . import overrides as ov
 from .atomic import remove_leftovers
 from .catalog import PER_BATCH_SCHEDULERS
@@ -89,14 +89,13 @@ def _make_scheduler(spec, optimizer, steps_per_epoch: int, epochs: int):
 
 
 class Trainer:
-    """One training run: the objects it needs, built once, and the loop over epochs."""
+    """One training run: the objects it needs, built once, and the loop over epochs.
+
+    Under torchrun (WORLD_SIZE > 1) it is one rank of a data-parallel run: see distributed.py."""
 
     def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None,
                  max_params: int | None = None):
-        from .builder import build_network
         from .data import first_sample, load_data
-        from .fastdata import memory_loaders
-        from .device import resolve_device
         from .progress import Progress
 
         report = check(doc, max_params, device)
@@ -105,27 +104,16 @@ class Trainer:
         stem = os.path.splitext(os.path.basename(doc.file))[0]
         self.spec = resolved(doc.data, stem if stem and not stem.startswith("<") else "run")
         tr, dt = self.spec["train"], self.spec["data"]
-        self.device = resolve_device(device or tr["device"], f"--device {device}" if device else ("train", "device"))
-        too_big = gpu_problem(report, self.device, dt["batch_size"], max_params)
-        if too_big:
-            raise NetspecError(too_big)
-        if not os.environ.get("OMP_NUM_THREADS"):  # a user's own thread setting wins
-            torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                                      else os.cpu_count() or 1))
+        self.world = distributed.from_env()
+        self.device = self._device(report, device, max_params)
         torch.manual_seed(tr["seed"])
         self.data = load_data(dt, report.input.shape)
         _check_data(report, self.data, first_sample(self.data.train, ("data", "dataset")), tr["loss"])
-        self.model = build_network(report.layers, report.input).to(self.device)
-        if tr["channels_last"]:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.forward = torch.compile(self.model) if tr["compile"] else self.model
-        self.loss_name, self.loss_fn = make_loss(tr["loss"])
-        self.loss_fn = self.loss_fn.to(self.device)
-        self.optimizer = _make_optimizer(tr["optimizer"], self.model.parameters())
+        self._build(report)
         # reseeded every epoch: the data order and batched augmentation, and the loader workers' seeds
         self.generator, self.worker_seeds = torch.Generator(), torch.Generator()
-        self.loader, self.test_loader = memory_loaders(self.data, dt, self.device, self.generator) or \
-            _stream_loaders(self.data, dt, self.device, self.generator, self.worker_seeds)
+        self.loader, self.test_loader = _loaders(self.data, dt, self.device, self.generator, self.worker_seeds,
+                                                 self.world)
         self.sched_name, self.scheduler = _make_scheduler(tr.get("scheduler"), self.optimizer, len(self.loader),
                                                           tr["epochs"])
         amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tr["precision"])
@@ -134,17 +122,63 @@ class Trainer:
         self.rows: list[dict] = []
         self.start = 0
         self.best = None
+        self._open_run_dir(resume)
+        self.progress = Progress(stream if self.world.main else None, tr["epochs"])
+        self.writer = self._tensorboard() if self.world.main else None
+
+    def _device(self, report, device: str | None, max_params: int | None) -> torch.device:
+        """The device this process trains on, its threads, its memory guard and, under torchrun, its
+        process group."""
+        from .device import resolve_device
+
+        tr, dt = self.spec["train"], self.spec["data"]
+        dev = resolve_device(device or tr["device"], f"--device {device}" if device else ("train", "device"))
+        if dt["batch_size"] % self.world.size:
+            raise NetspecError(Problem(
+                f"data.batch_size {dt['batch_size']} is the global batch, split across the {self.world.size} "
+                f"processes, and {self.world.size} does not divide it", ("data", "batch_size"),
+                (f"use a multiple of {self.world.size}, e.g. {dt['batch_size'] // self.world.size * self.world.size or self.world.size}",)))
+        if not os.environ.get("OMP_NUM_THREADS"):  # a user's own thread setting wins
+            torch.set_num_threads(distributed.cpu_threads(self.world))
+        too_big = gpu_problem(report, dev, dt["batch_size"] // self.world.size, max_params)
+        if too_big:
+            raise NetspecError(too_big)
+        return distributed.start(self.world, dev)
+
+    def _build(self, report) -> None:
+        """The model (wrapped in DistributedDataParallel on several ranks), its loss and optimizer."""
+        from .builder import build_network
+
+        tr = self.spec["train"]
+        self.model = build_network(report.layers, report.input).to(self.device)
+        if tr["channels_last"]:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        wrapped = self.model
+        if self.world.distributed:
+            from torch.nn.parallel import DistributedDataParallel
+
+            wrapped = DistributedDataParallel(self.model, device_ids=[self.device] if self.device.type == "cuda"
+                                              else None)
+        self.forward = torch.compile(wrapped) if tr["compile"] else wrapped
+        self.evaluate = self.model if self.world.distributed else self.forward  # weights are the same on all
+        self.loss_name, self.loss_fn = make_loss(tr["loss"])
+        self.loss_fn = self.loss_fn.to(self.device)
+        self.optimizer = _make_optimizer(tr["optimizer"], self.model.parameters())
+
+    def _open_run_dir(self, resume: str | None) -> None:
+        """The run folder: rank 0 chooses and writes it, the other ranks learn its name."""
         if resume:
             self.run_dir = self.spec["output"]["dir"] = resume
-            remove_leftovers(resume, ("last.pt", "best.pt", "metrics.csv", "spec.yaml"))
+            if self.world.main:
+                remove_leftovers(resume, ("last.pt", "best.pt", "metrics.csv", "spec.yaml"))
             self._restore(checkpoint.load(os.path.join(resume, "last.pt")))
-        else:
+            return
+        if self.world.main:
             self.run_dir = rundir.choose(self.spec["output"]["dir"])
             self.spec["output"]["dir"] = self.run_dir
             rundir.prepare(self.run_dir)
             rundir.write_spec(self.run_dir, self.spec)
-        self.progress = Progress(stream, tr["epochs"])
-        self.writer = self._tensorboard()
+        self.run_dir = self.spec["output"]["dir"] = self.world.from_main(self.run_dir if self.world.main else None)
 
     def _restore(self, ckpt: dict) -> None:
         self.model.load_state_dict(ckpt["state_dict"])
@@ -157,7 +191,8 @@ class Trainer:
         if self.device.type == "cuda" and ckpt["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.rows, self.start, self.best = list(ckpt["metrics"]), ckpt["epoch"], ckpt.get("best")
-        rundir.write_metrics(self.run_dir, self.rows)  # drops the rows of an epoch cut short
+        if self.world.main:
+            rundir.write_metrics(self.run_dir, self.rows)  # drops the rows of an epoch cut short
 
     def _tensorboard(self):
         if not self.spec["output"]["tensorboard"]:
@@ -183,6 +218,7 @@ class Trainer:
         history.best = self.best
         if self.writer:
             self.writer.close()
+        self.world.barrier()  # every rank ends together
         return history
 
     def _epoch(self, epoch: int) -> dict:
@@ -190,10 +226,12 @@ class Trainer:
         lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trains at
         self.generator.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch)  # the order of each epoch
         self.worker_seeds.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 500_000)
+        if self.world.distributed:  # each rank its own dropout masks, the same after a resume
+            torch.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 1_000_000 * (self.world.rank + 1))
         train_loss, n = self._train_pass(epoch)
         train_s = time.perf_counter() - t0
-        result = run_eval(self.forward, self.test_loader, self.loss_fn, self.loss_name, len(self.data.classes),
-                          self.device, self.autocast)
+        result = run_eval(self.evaluate, self.test_loader, self.loss_fn, self.loss_name, len(self.data.classes),
+                          self.device, self.autocast, self.world.all_sum)
         if self.scheduler is not None and self.sched_name not in PER_BATCH_SCHEDULERS:
             if self.sched_name == "ReduceLROnPlateau":
                 self.scheduler.step(result["loss"])
@@ -208,7 +246,8 @@ class Trainer:
         clip = self.spec["train"].get("grad_clip")
         loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         bad = torch.full((), -1, device=self.device, dtype=torch.long)
-        n = 0
+        n, total, batch, world = 0, len(self.data.train), self.spec["data"]["batch_size"], self.world
+        summed = getattr(self.loss_fn, "reduction", "mean") == "sum"
         for i, (x, y) in enumerate(self.loader):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             if self.spec["train"]["channels_last"] and x.dim() == 4:
@@ -216,17 +255,23 @@ class Trainer:
             with self.autocast():
                 out = self.forward(x)
                 loss = self.loss_fn(out, targets(y, out, self.loss_name))
+            m = min(batch, total - i * batch)  # this step's global batch, and this rank's part of it
+            share = world.share(m)
             self.optimizer.zero_grad(set_to_none=True)
-            self._step(loss, clip)
+            # DDP averages the ranks' gradients: weighted so, they are the whole batch's gradient
+            self._step(loss * (world.size if summed else world.size * share / m) if world.distributed else loss,
+                       clip)
             loss = loss.detach()
-            loss_sum += loss.double() * x.shape[0]
+            loss_sum += loss.double() * share
             bad = torch.where((bad < 0) & ~torch.isfinite(loss), i, bad)
-            n += x.shape[0]
+            n += share
             if self.progress.due():
-                self.progress.batch(epoch, i + 1, len(self.loader), (loss_sum / n).item())
+                self.progress.batch(epoch, i + 1, len(self.loader), (loss_sum / max(n, 1)).item())
             if i % 100 == 99 or i == len(self.loader) - 1:
-                _stop_if_not_finite(bad, epoch)
-        return (loss_sum / max(n, 1)).item(), n
+                _stop_if_not_finite(bad, epoch, world)
+        counted = torch.tensor(float(n), device=self.device, dtype=torch.float64)
+        world.all_sum(loss_sum, counted)
+        return (loss_sum / counted.clamp(min=1)).item(), int(counted.item())
 
     def _step(self, loss, clip) -> None:
         if self.scaler is not None:
@@ -259,6 +304,12 @@ class Trainer:
                    "rng": {"torch": torch.get_rng_state(),
                            "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
                    "metrics": self.rows, "best": self.best}
+        if self.world.main:
+            self._write(epoch, row, payload, improved)
+        self.world.barrier()  # the other ranks wait until the epoch is saved
+        return improved
+
+    def _write(self, epoch: int, row: dict, payload: dict, improved: bool) -> None:
         if improved:  # best.pt first: a kill between the two writes redoes this epoch and both files
             checkpoint.save(os.path.join(self.run_dir, "best.pt"), payload)
         checkpoint.save(os.path.join(self.run_dir, "last.pt"), payload)
@@ -271,25 +322,38 @@ class Trainer:
                 if row[key] is not None:
                     self.writer.add_scalar(tag, row[key], epoch)
             self.writer.flush()
-        return improved
 
 
-def _stream_loaders(data, dt: dict, device, generator, worker_seeds):
+def _loaders(data, dt: dict, device, generator, worker_seeds, world):
+    """(train, test) loaders: this rank's part of each global batch, and its share of the test split."""
+    from .fastdata import memory_loaders
+
+    return memory_loaders(data, dt, device, generator, world) or \
+        _stream_loaders(data, dt, device, generator, worker_seeds, world)
+
+
+def _stream_loaders(data, dt: dict, device, generator, worker_seeds, world):
     """The standard path for data too big for memory, or with transforms that need PIL."""
     from .fastdata import EpochOrder
 
     workers = dt["num_workers"]
     # The workers' seeds come from a generator of the epoch too (not the global RNG, which dropout
     # uses): every epoch is the same whether the run was resumed or not.
-    train = torch.utils.data.DataLoader(data.train, dt["batch_size"], sampler=EpochOrder(len(data.train), generator),
-                                        generator=worker_seeds, num_workers=workers,
-                                        pin_memory=device.type == "cuda")
-    test = torch.utils.data.DataLoader(data.test, dt["test_batch_size"], num_workers=workers,
+    batches = distributed.BatchParts(EpochOrder(len(data.train), generator), dt["batch_size"], world)
+    train = torch.utils.data.DataLoader(data.train, batch_sampler=batches, generator=worker_seeds,
+                                        num_workers=workers, pin_memory=device.type == "cuda")
+    test = data.test if not world.distributed else \
+        torch.utils.data.Subset(data.test, range(world.rank, len(data.test), world.size))
+    test = torch.utils.data.DataLoader(test, dt["test_batch_size"], num_workers=workers,
                                        pin_memory=device.type == "cuda")
     return train, test
 
 
-def _stop_if_not_finite(bad: torch.Tensor, epoch: int) -> None:
+def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
+    if world.distributed:  # every rank stops together
+        import torch.distributed as dist
+
+        dist.all_reduce(bad, op=dist.ReduceOp.MAX)
     batch = int(bad.item())
     if batch >= 0:
         raise NetspecError(Problem(
@@ -330,15 +394,36 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         doc = load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
     doc = ov.apply(doc, list(overrides))
     try:
-        trainer = Trainer(doc, device, resume, stream, max_params)
+        return _train(doc, device, resume, stream, max_params)
+    except Interrupted:
+        raise
     except NetspecError as e:
         e.problems, e.doc = [doc.place(p) for p in e.problems], e.doc or doc
         raise
+    except Exception as e:  # under torchrun: another rank died, so a collective failed here
+        if not _peer_failure(e):
+            raise
+        raise NetspecError(Problem("another process of this run stopped, so this one stops too")) from None
+    finally:
+        distributed.stop(distributed.from_env())
+
+
+def _peer_failure(e: Exception) -> bool:
+    import torch.distributed as dist
+
+    return distributed.from_env().distributed and (isinstance(e, dist.DistError) or
+                                                   any(w in str(e).lower() for w in ("gloo", "nccl")))
+
+
+def _train(doc: Document, device, resume, stream, max_params) -> History:
+    trainer = Trainer(doc, device, resume, stream, max_params)
     if trainer.start >= trainer.spec["train"]["epochs"]:
         trainer.progress.say(f"{trainer.run_dir} has already trained {trainer.start} of "
                              f"{trainer.spec['train']['epochs']} epochs; to train more, add --set train.epochs=N")
         return History(trainer.run_dir, trainer.rows, trainer.best)
-    trainer.progress.say(f"training {trainer.spec['name']} on {trainer.device} into {trainer.run_dir}")
+    world = trainer.world
+    where = f"{world.size} processes ({trainer.device.type})" if world.distributed else str(trainer.device)
+    trainer.progress.say(f"training {trainer.spec['name']} on {where} into {trainer.run_dir}")
     try:
         return trainer.run()
     except KeyboardInterrupt:
@@ -346,10 +431,6 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         raise Interrupted(Problem(f"interrupted: {done} epoch{'s' if done != 1 else ''} finished and saved in "
                                   f"{trainer.run_dir}", hints=(f"go on with `netspec train --resume {trainer.run_dir}`",))
                           ) from None
-    except NetspecError as e:
-        e.problems = [doc.place(p) for p in e.problems]
-        e.doc = e.doc or doc
-        raise
 
 
 class Interrupted(NetspecError):

@@ -1,0 +1,167 @@
+"""Data-parallel training on torch.distributed: DistributedDataParallel in processes that torchrun starts.
+
+A run is one process per rank (gloo on the CPU, nccl with one GPU per process). `data.batch_size` is
+the global batch: every rank draws the same shuffled order, takes its own part of each global batch,
+and scales its loss so that DDP's average of the ranks' gradients is exactly the gradient of the whole
+batch, as one process computes it. Rank 0 alone writes the run folder; the others wait at a barrier.
+A single process is a World of size 1, for which everything here does nothing.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import signal
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import torch
+
+TIMEOUT = timedelta(minutes=10)  # a collective that waits longer than this stops the job
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place in a run: its rank among `size`, and among the `local_size` on its machine."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+    local_size: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def share(self, m: int) -> int:
+        """How many samples of a global batch of `m` this rank trains on (as torch.tensor_split splits)."""
+        return m // self.size + (1 if self.rank < m % self.size else 0)
+
+    def part(self, idx: torch.Tensor) -> torch.Tensor:
+        """This rank's part of a global batch's indices; the first index when its part is empty (a last
+        batch smaller than the world), whose loss then counts zero times."""
+        mine = torch.tensor_split(idx, self.size)[self.rank] if self.distributed else idx
+        return mine if len(mine) else idx[:1]
+
+    def all_sum(self, *tensors: torch.Tensor) -> None:
+        """Sum each tensor over the ranks, in place."""
+        if self.distributed:
+            import torch.distributed as dist
+
+            for t in tensors:
+                dist.all_reduce(t)
+
+    def barrier(self) -> None:
+        if self.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
+    def from_main(self, value):
+        """Rank 0's `value` (any picklable), on every rank."""
+        if not self.distributed:
+            return value
+        import torch.distributed as dist
+
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+
+def from_env() -> World:
+    """The World that torchrun describes in the environment (WORLD_SIZE, RANK, LOCAL_RANK, ...)."""
+    env = os.environ
+    try:
+        return World(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)),
+                     int(env.get("LOCAL_WORLD_SIZE", 1)))
+    except ValueError:
+        return World()
+
+
+def start(world: World, device: torch.device) -> torch.device:
+    """Join the process group (nccl for CUDA, gloo otherwise); the device this rank trains on."""
+    if not world.distributed:
+        return device
+    import torch.distributed as dist
+
+    if device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo", timeout=TIMEOUT,
+                                device_id=device if device.type == "cuda" else None)
+    return device
+
+
+def stop(world: World) -> None:
+    if world.distributed:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            # DDP's reducer holds the process group: free it first (it may sit in a reference cycle), or
+            # gloo's threads outlive the interpreter and abort the process at exit
+            gc.collect()
+            dist.destroy_process_group()
+
+
+def cpu_threads(world: World) -> int:
+    """Threads for one process: this machine's cores shared by the ranks on it."""
+    return max(1, _cores() // world.local_size)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+class BatchParts(torch.utils.data.Sampler):
+    """The streaming path's batches for one rank: its part of each global batch of an epoch's order."""
+
+    def __init__(self, order, batch_size: int, world: World):
+        self.order, self.batch_size, self.world = order, batch_size, world
+
+    def __len__(self) -> int:
+        return -(-len(self.order) // self.batch_size)
+
+    def __iter__(self):
+        idx = torch.tensor(list(self.order), dtype=torch.long)
+        for start in range(0, len(idx), self.batch_size):
+            yield self.world.part(idx[start: start + self.batch_size]).tolist()
+
+
+# Launching: `netspec train SPEC --nproc N`. -----------------------------------------------------------
+
+def launch(nproc: int, argv: list[str], err) -> int:
+    """Run `python -m netspec <argv>` in `nproc` processes on this machine, as `torchrun --standalone`
+    does (a rendezvous on a free port, so two jobs never collide); the exit status of the job."""
+    from torch.distributed.elastic.multiprocessing import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    for name in list(logging.root.manager.loggerDict):  # torch logs each step of a failure; we say what failed
+        if name.startswith("torch.distributed"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, _cores() // nproc)))
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=str(uuid.uuid4()),
+                          rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0, monitor_interval=0.1)
+    try:
+        elastic_launch(config, sys.executable)("-m", "netspec", *argv)
+    except ChildFailedError as e:
+        failures = e.failures
+        first = min(failures, key=lambda r: failures[r].timestamp)
+        if failures.get(0) and failures[0].exitcode > 0 and failures[first].exitcode > 0:
+            return failures[0].exitcode  # rank 0 has said what went wrong
+        rank, failure = first, failures[first]
+        how = (f"was killed by {failure.signal_name()}" if failure.exitcode < 0
+               else f"stopped with exit status {failure.exitcode}")
+        err.write(f"netspec: error: rank {rank} (process {failure.pid}) {how}; every rank of the job was stopped\n")
+        return 130 if failure.exitcode == 130 else 1
+    except SignalException as e:
+        err.write(f"netspec: interrupted ({signal.Signals(e.sigval).name}); every rank was stopped\n")
+        return 130
+    return 0

@@ -1,0 +1,189 @@
+"""Data-parallel training on torch.distributed (gloo, CPU): two processes on this machine train as one
+does, rank 0 alone writes, checkpoints move between world sizes, a dead rank or Ctrl-C stops the job."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+import netspec
+from netspec import checkpoint
+from netspec.distributed import World
+from tests.helpers import ROOT, run_cli
+from tests.test_runner import metrics, weights
+
+# No BatchNorm and no dropout: two ranks must then compute what one process computes.
+SPEC = """\
+netspec: 1
+name: ddp
+model:
+  input: [1, 8, 8]
+  layers:
+    - Flatten
+    - Linear: 32
+    - Tanh
+    - Linear: 10
+data:
+  dataset: digits
+  batch_size: 100
+train:
+  epochs: 3
+  optimizer: {Adam: {lr: 0.01}}
+  scheduler: {StepLR: {step_size: 2, gamma: 0.5}}
+  device: cpu
+output:
+  tensorboard: true
+"""
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def netspec_cli(*args, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netspec", *args], cwd=ROOT, env=ENV, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same spec trained by one process and by two (in-memory path), each into its own folder."""
+    folder = tmp_path_factory.mktemp("ddp")
+    spec = folder / "ddp.yaml"
+    spec.write_text(SPEC)
+    one, two = folder / "one", folder / "two"
+    assert run_cli("train", str(spec), "--set", f"output.dir={one}")[0] == 0
+    done = netspec_cli("train", str(spec), "--nproc", "2", "--set", f"output.dir={two}")
+    assert done.returncode == 0, done.stderr
+    return {"spec": spec, "one": one, "two": two, "two_out": done.stdout, "two_err": done.stderr}
+
+
+def close(a: dict, b: dict, atol=1e-5) -> bool:
+    return a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=atol, rtol=0) for k in a)
+
+
+def test_two_processes_end_with_the_weights_and_accuracy_of_one(runs):
+    """Global batch 100 split 50/50 (the last batch of 38 too): the gradient is the whole batch's."""
+    assert close(weights(runs["one"] / "last.pt"), weights(runs["two"] / "last.pt"))
+    one, two = metrics(runs["one"]), metrics(runs["two"])
+    assert [r["test_accuracy"] for r in one] == [r["test_accuracy"] for r in two]
+    assert [r["lr"] for r in one] == [r["lr"] for r in two] == ["0.01", "0.01", "0.005"]
+    for a, b in zip(one, two):  # losses are means over the whole split, whichever rank saw a sample
+        assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), abs=1e-5)
+        assert float(a["test_loss"]) == pytest.approx(float(b["test_loss"]), abs=1e-5)
+
+
+def test_only_rank_0_writes_and_speaks(runs):
+    files = sorted(p.name for p in runs["two"].iterdir())
+    events = [f for f in files if f.startswith("events.out.tfevents")]
+    assert len(events) == 1 and sorted(set(files) - set(events)) == ["best.pt", "last.pt", "metrics.csv", "spec.yaml"]
+    assert len(metrics(runs["two"])) == 3
+    out = runs["two_out"]
+    assert out.count("run folder:") == 1 and out.count("epoch 3/3") == 1
+    assert "training ddp on 2 processes (cpu)" in out and runs["two_err"] == ""
+    assert not list(runs["two"].parent.glob("two-*"))  # no second folder from another rank
+
+
+def test_a_distributed_checkpoint_loads_in_one_process_for_eval_and_predict(runs, tmp_path):
+    ckpt = checkpoint.load(str(runs["two"] / "last.pt"))
+    assert ckpt["epoch"] == 3 and not any(k.startswith("module.") for k in ckpt["state_dict"])
+    code, out, err = run_cli("eval", str(runs["two"] / "last.pt"), "--format", "json")
+    assert code == 0 and err == ""
+    assert f'"accuracy": {float(metrics(runs["two"])[-1]["test_accuracy"])}' in out
+    model = netspec.build(ckpt["spec"])
+    model.load_state_dict(ckpt["state_dict"])
+
+
+def test_a_two_process_run_resumes_in_one_process_and_a_one_process_run_in_two(runs, tmp_path):
+    for source, nproc in (("two", "1"), ("one", "2")):
+        copy = tmp_path / f"{source}-resumed"
+        copy.mkdir()
+        for f in runs[source].iterdir():
+            (copy / f.name).write_bytes(f.read_bytes())
+        done = netspec_cli("train", "--resume", str(copy), "--nproc", nproc, "--set", "train.epochs=5")
+        assert done.returncode == 0, done.stderr
+        assert "epoch 4/5" in done.stdout and "epoch 5/5" in done.stdout and "epoch 3/5" not in done.stdout
+        rows = metrics(copy)
+        assert [r["epoch"] for r in rows] == ["1", "2", "3", "4", "5"] and rows[:3] == metrics(runs[source])
+        assert float(rows[-1]["test_accuracy"]) >= float(rows[2]["test_accuracy"]) - 0.02  # it goes on learning
+        assert checkpoint.load(str(copy / "last.pt"))["epoch"] == 5
+
+
+def test_the_streaming_path_splits_batches_the_same_way(tmp_path):
+    """memory_budget_mb 0: a DataLoader per rank with its part of each global batch, and its share of test."""
+    spec = tmp_path / "ddp.yaml"
+    spec.write_text(SPEC.replace("batch_size: 100", "batch_size: 64\n  memory_budget_mb: 0"))
+    assert run_cli("train", str(spec), "--set", f"output.dir={tmp_path / 'one'}", "--set", "train.epochs=2")[0] == 0
+    done = netspec_cli("train", str(spec), "--nproc", "2", "--set", f"output.dir={tmp_path / 'two'}",
+                       "--set", "train.epochs=2")
+    assert done.returncode == 0, done.stderr
+    assert close(weights(tmp_path / "one" / "last.pt"), weights(tmp_path / "two" / "last.pt"))
+    assert [r["test_accuracy"] for r in metrics(tmp_path / "one")] == \
+        [r["test_accuracy"] for r in metrics(tmp_path / "two")]
+
+
+def test_a_batch_size_the_world_does_not_divide_is_a_located_error(tmp_path, monkeypatch):
+    spec = tmp_path / "ddp.yaml"
+    spec.write_text(SPEC)
+    monkeypatch.setenv("WORLD_SIZE", "3")  # as torchrun would set it; the check comes before any connection
+    monkeypatch.setenv("RANK", "0")
+    code, out, err = run_cli("train", str(spec), "--set", f"output.dir={tmp_path / 'run'}")
+    assert code == 1 and not (tmp_path / "run").exists()
+    assert err.startswith(f"{spec}:12:15: error: data.batch_size 100 is the global batch, split across the 3 "
+                          "processes, and 3 does not divide it")
+    assert "hint: use a multiple of 3, e.g. 99" in err
+    monkeypatch.setenv("RANK", "1")  # the other ranks say nothing: rank 0 speaks for the run
+    assert run_cli("train", str(spec), "--set", f"output.dir={tmp_path / 'run'}") == (1, "", "")
+
+
+def test_each_rank_takes_its_part_of_every_global_batch():
+    idx = torch.arange(10, 17)  # a last batch of 7 over 3 ranks: 3, 2, 2
+    parts = [World(r, 3).part(idx) for r in range(3)]
+    assert [p.tolist() for p in parts] == [[10, 11, 12], [13, 14], [15, 16]]
+    assert [World(r, 3).share(7) for r in range(3)] == [3, 2, 2]
+    small = [World(r, 3).part(torch.tensor([5])) for r in range(3)]  # fewer samples than ranks
+    assert [p.tolist() for p in small] == [[5], [5], [5]] and [World(r, 3).share(1) for r in range(3)] == [1, 0, 0]
+    assert World().part(idx) is idx and World().share(7) == 7
+
+
+def _ranks() -> dict[int, int]:
+    """pid of each netspec rank that torchrun started (from their environment)."""
+    found = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            env = dict(kv.split(b"=", 1) for kv in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in kv)
+        except OSError:
+            continue
+        if env.get(b"TORCHELASTIC_RUN_ID") and env.get(b"PYTHONPATH") == str(ROOT).encode() and b"RANK" in env:
+            found[int(env[b"RANK"])] = int(pid)
+    return found
+
+
+@pytest.mark.parametrize("victim,sig", [(1, signal.SIGKILL), ("launcher", signal.SIGINT)])
+def test_a_dead_rank_or_ctrl_c_stops_every_rank_with_a_message(tmp_path, victim, sig):
+    spec = tmp_path / "ddp.yaml"
+    spec.write_text(SPEC)
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "netspec", "train", str(spec), "--nproc", "2",
+                             "--set", "train.epochs=1000", "--set", f"output.dir={run_dir}"],
+                            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (run_dir / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        ranks = _ranks()
+        assert sorted(ranks) == [0, 1] and proc.poll() is None
+        os.kill(proc.pid if victim == "launcher" else ranks[victim], sig)
+        out, err = proc.communicate(timeout=60)  # bounded: no rank hangs waiting for the dead one
+    finally:
+        proc.kill()
+    if victim == "launcher":  # Ctrl-C: every rank stops, rank 0 says how to go on
+        assert proc.returncode == 130
+        assert "finished and saved in" in err and f"go on with `netspec train --resume {run_dir}`" in err
+    else:
+        assert proc.returncode == 1
+        assert f"rank 1 (process {ranks[1]}) was killed by SIGKILL; every rank of the job was stopped" in err
+    assert "Traceback" not in err
+    assert not any(pid in _ranks().values() for pid in ranks.values())
+    assert checkpoint.load(str(run_dir / "last.pt"))["epoch"] >= 1
