@@ -81,15 +81,15 @@ def load_data(data: dict, input_shape: tuple[int, ...]) -> Data:
 
 def transforms(entries: list, where: Path, images: bool):
     """A torchvision Compose from transform entries; on tensor data ToTensor has nothing to do."""
+    named = [(i, entry, *((entry, None) if isinstance(entry, str) else next(iter(entry.items()))))
+             for i, entry in enumerate(entries)]
+    named = [n for n in named if images or n[2] != "ToTensor"]
+    if not named:
+        return None  # no torchvision import: it takes a second or two
     import torchvision.transforms as T
 
-    steps = []
-    for i, entry in enumerate(entries):
-        name, value = (entry, None) if isinstance(entry, str) else next(iter(entry.items()))
-        if name == "ToTensor" and not images:
-            continue
-        steps.append(_transform(T, name, value, where + (i, name) if isinstance(entry, dict) else where + (i,)))
-    return T.Compose(steps) if steps else None
+    return T.Compose([_transform(T, name, value, where + (i, name) if isinstance(entry, dict) else where + (i,))
+                      for i, entry, name, value in named])
 
 
 def _transform(T, name: str, value, where: Path):

@@ -144,8 +144,6 @@ class BatchTransform:
 
     @classmethod
     def of(cls, entries: list) -> "BatchTransform | None":
-        import torchvision.transforms as T
-
         steps = []
         for entry in entries:
             name, value = (entry, None) if isinstance(entry, str) else next(iter(entry.items()))
@@ -155,7 +153,7 @@ class BatchTransform:
                 kwargs = dict(value)
             else:
                 kwargs = {} if value is None else {_MAIN[name]: value}
-            step = _step(T, name, kwargs)
+            step = _step(name, kwargs)
             if step is None:
                 return None
             steps.append(step)
@@ -167,7 +165,7 @@ _MAIN = {"Normalize": "mean", "Resize": "size", "CenterCrop": "size", "RandomCro
          "ToTensor": None}
 
 
-def _step(T, name: str, kwargs: dict):
+def _step(name: str, kwargs: dict):
     lists = {k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()}
     if name == "ToTensor":
         return _ToTensor()
@@ -180,6 +178,8 @@ def _step(T, name: str, kwargs: dict):
     if name in ("Normalize", "Resize", "CenterCrop", "Pad", "Grayscale"):
         if name == "Pad" and lists.get("padding_mode", "constant") == "symmetric":
             return None
+        import torchvision.transforms as T  # only here: importing it takes a second or two
+
         return _Whole(getattr(T, name)(**lists))
     return None
 

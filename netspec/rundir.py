@@ -45,7 +45,9 @@ def write_text(path: str, text: str) -> None:
         atomic_write(path, lambda f: f.write(text.encode()))
     except OSError as e:
         raise NetspecError(Problem(f"cannot write {path}: {e.strerror}; the previous files are kept",
-                                   ("output", "dir"), ("free some disk space or make the folder writable",))) from None
+                                   ("output", "dir"), ("free some disk space or make the folder writable; a run folder that "
+                                                     "holds last.pt goes on with `netspec train --resume FOLDER`",))
+                           ) from None
 
 
 def write_spec(folder: str, data: dict) -> None:

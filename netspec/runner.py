@@ -120,7 +120,7 @@ class Trainer:
         self.autocast = partial(torch.autocast, self.device.type, dtype=amp) if amp else nullcontext
         self.scaler = torch.amp.GradScaler(self.device.type) if tr["precision"] == "fp16" else None
         self.rows: list[dict] = []
-        self.start = 0
+        self.start = self.saved = 0  # the epoch training starts after; the one last.pt holds
         self.best = None
         self._open_run_dir(resume)
         self.progress = Progress(stream if self.world.main else None, tr["epochs"])
@@ -191,6 +191,7 @@ class Trainer:
         if self.device.type == "cuda" and ckpt["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.rows, self.start, self.best = list(ckpt["metrics"]), ckpt["epoch"], ckpt.get("best")
+        self.saved = self.start
         if self.world.main:
             rundir.write_metrics(self.run_dir, self.rows)  # drops the rows of an epoch cut short
 
@@ -313,6 +314,7 @@ class Trainer:
         if improved:  # best.pt first: a kill between the two writes redoes this epoch and both files
             checkpoint.save(os.path.join(self.run_dir, "best.pt"), payload)
         checkpoint.save(os.path.join(self.run_dir, "last.pt"), payload)
+        self.saved = epoch
         rundir.write_metrics(self.run_dir, self.rows)
         if epoch == self.start + 1 and self.start:  # a resumed run keeps its --set (e.g. more epochs)
             rundir.write_spec(self.run_dir, self.spec)
@@ -397,8 +399,8 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         return _train(doc, device, resume, stream, max_params)
     except Interrupted:
         raise
-    except NetspecError as e:
-        e.problems, e.doc = [doc.place(p) for p in e.problems], e.doc or doc
+    except NetspecError as e:  # located in the spec where the problem has a place there (not a full disk)
+        e.problems, e.doc = [doc.place(p) if p.path else p for p in e.problems], e.doc or doc
         raise
     except Exception as e:  # under torchrun: another rank died, so a collective failed here
         if not _peer_failure(e):
@@ -427,7 +429,7 @@ def _train(doc: Document, device, resume, stream, max_params) -> History:
     try:
         return trainer.run()
     except KeyboardInterrupt:
-        done = len(trainer.rows)
+        done = trainer.saved
         raise Interrupted(Problem(f"interrupted: {done} epoch{'s' if done != 1 else ''} finished and saved in "
                                   f"{trainer.run_dir}", hints=(f"go on with `netspec train --resume {trainer.run_dir}`",))
                           ) from None
