@@ -56,8 +56,9 @@ def dataset_spec(data: dict) -> tuple[str, dict]:
     return name, settings | (args or {})
 
 
-def load_data(data: dict, input_shape: tuple[int, ...]) -> Data:
-    """Both splits of the spec's dataset with its transforms (augment on training only)."""
+def load_data(data: dict, input_shape: tuple[int, ...], input_dtype: str = "float32") -> Data:
+    """Both splits of the spec's dataset with its transforms (augment on training only); an npz's
+    arrays become `input_dtype` (the model input's), uint8 images scaled to [0, 1]."""
     name, args = dataset_spec(data)
     images = name not in ("npz", "digits")
     test_tf = transforms(data.get("transform", ["ToTensor"]), ("data", "transform"), images)
@@ -67,7 +68,7 @@ def load_data(data: dict, input_shape: tuple[int, ...]) -> Data:
     elif name == "ImageFolder":
         train, test, classes = _image_folder(args, train_tf, test_tf, input_shape)
     elif name == "npz":
-        train, test, classes = _npz(args, train_tf, test_tf, input_shape)
+        train, test, classes = _npz(args, train_tf, test_tf, input_dtype)
     elif name == "digits":
         train, test, classes = _digits(args, train_tf, test_tf)
     elif name == "FakeData":
@@ -168,12 +169,15 @@ def _image_folder(args: dict, train_tf, test_tf, input_shape):
     return Subset(train, order[n_test:]), Subset(plain, order[:n_test]), list(train.classes)
 
 
-def _as_float(x: np.ndarray) -> torch.Tensor:
+def _samples(x: np.ndarray, dtype: str) -> torch.Tensor:
+    """An npz's samples as the model takes them: token ids as integers, uint8 images in [0, 1]."""
     t = torch.from_numpy(np.ascontiguousarray(x))
-    return t.float().div_(255) if t.dtype == torch.uint8 else t.float()
+    if dtype.startswith("int"):
+        return t.to(getattr(torch, dtype))
+    return t.float().div_(255) if t.dtype == torch.uint8 else t.to(getattr(torch, dtype))
 
 
-def _npz(args: dict, train_tf, test_tf, input_shape):
+def _npz(args: dict, train_tf, test_tf, dtype: str):
     path = _root(args, "data.npz")
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -190,8 +194,8 @@ def _npz(args: dict, train_tf, test_tf, input_shape):
     ys = [torch.from_numpy(arrays[k].astype(np.int64)) for k in ("y_train", "y_test")]
     n = int(max(int(y.max()) for y in ys)) + 1 if all(len(y) for y in ys) else 0
     classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(i) for i in range(n)]
-    return (TensorData(_as_float(arrays["x_train"]), ys[0], train_tf),
-            TensorData(_as_float(arrays["x_test"]), ys[1], test_tf), classes)
+    return (TensorData(_samples(arrays["x_train"], dtype), ys[0], train_tf),
+            TensorData(_samples(arrays["x_test"], dtype), ys[1], test_tf), classes)
 
 
 def _digits(args: dict, train_tf, test_tf):

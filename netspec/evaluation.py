@@ -81,7 +81,7 @@ def evaluate(path: str, overrides: list[str] | tuple = (), device: str | None = 
     model, ckpt, report = load_model(path, dev)
     doc = ov.apply(Document(ckpt["spec"], path), list(overrides))
     spec = resolved(doc.data, "run")
-    data = load_data(spec["data"], report.input.shape)
+    data = load_data(spec["data"], report.input.shape, report.input.dtype)
     loader = torch.utils.data.DataLoader(data.test, spec["data"]["test_batch_size"])
     loss_name, loss_fn = make_loss(spec["train"]["loss"])
     result = run_eval(model, loader, loss_fn.to(dev), loss_name, len(data.classes), dev)

@@ -14,8 +14,6 @@ from torch.utils.data import Dataset, Subset
 from .data import Data, TensorData
 from .distributed import World
 
-_FLOAT = (torch.float32, torch.float64)
-
 
 class MemorySplit:
     """One split as two tensors: samples (uint8 images or float values) and labels."""
@@ -140,7 +138,7 @@ class BatchTransform:
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         for step in self.steps:
             x = step(x, g)
-        return x if x.dtype in _FLOAT else x.float().div_(255)
+        return x.float().div_(255) if x.dtype == torch.uint8 else x  # images to [0, 1]; token ids stay ids
 
     @classmethod
     def of(cls, entries: list) -> "BatchTransform | None":

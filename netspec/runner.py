@@ -107,7 +107,7 @@ class Trainer:
         self.world = distributed.from_env()
         self.device = self._device(report, device, max_params)
         torch.manual_seed(tr["seed"])
-        self.data = load_data(dt, report.input.shape)
+        self.data = load_data(dt, report.input.shape, report.input.dtype)
         _check_data(report, self.data, first_sample(self.data.train, ("data", "dataset")), tr["loss"])
         self._build(report)
         # reseeded every epoch: the data order and batched augmentation, and the loader workers' seeds

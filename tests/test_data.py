@@ -313,3 +313,23 @@ def test_npz_without_classes_names_them_by_number_and_a_missing_array_is_named(t
                       {"dataset": "npz", "root": str(tmp_path / "half.npz")})
     code, _, err = run_cli("train", spec)
     assert code == 1 and f"{tmp_path / 'half.npz'} has no x_test, y_test" in err and "Traceback" not in err
+
+
+def test_the_shipped_text_lstm_spec_learns_from_token_ids_in_an_npz(tmp_path):
+    """specs/text_lstm.yaml as shipped, on 4 classes of token sequences: the class is the token that
+    sequence repeats most (ids 1-4 among random others)."""
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 640), ("test", 160)):
+        y = rng.integers(0, 4, n)
+        x = rng.integers(5, 5000, (n, 50))
+        x[:, ::3] = (y + 1)[:, None]  # every third token names the class
+        arrays |= {f"x_{split}": x.astype(np.int64), f"y_{split}": y.astype(np.int64)}
+    np.savez(tmp_path / "text.npz", **arrays)
+    spec = str(Path(__file__).resolve().parent.parent / "specs" / "text_lstm.yaml")
+    code, out, err = run_cli("train", spec, "--device", "cpu", "--set", f"data.root={tmp_path / 'text.npz'}",
+                             "--set", "train.epochs=4", "--set", f"output.dir={tmp_path / 'run'}",
+                             "--set", "output.tensorboard=false")
+    assert (code, err) == (0, "")
+    result = eval_json(tmp_path / "run" / "best.pt")
+    assert result["accuracy"] > 0.9, out

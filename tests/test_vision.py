@@ -129,3 +129,14 @@ def test_activation_memory_counts_the_model_inside():
     with torch.no_grad():
         net(torch.zeros(1, 3, 48, 48))
     assert report.activation_bytes == 4 * sum(kept) > 4 * 5
+
+
+def test_the_shipped_vgg16_spec_is_torchvisions_vgg16_with_10_classes():
+    """specs/vgg16.yaml, the seed's classic model: 134,301,514 parameters, as torchvision builds it."""
+    import torchvision
+
+    report = netspec.check(str(ROOT / "specs" / "vgg16.yaml"))
+    with torch.device("meta"):
+        reference = torchvision.models.vgg16(num_classes=10)
+    assert report.total_params == 134_301_514 == sum(p.numel() for p in reference.parameters())
+    assert report.output.shape == (10,)
