@@ -75,7 +75,8 @@ def evaluate(path: str, overrides: list[str] | tuple = (), device: str | None = 
     from .data import load_data
     from .device import resolve_device
     from .loader import Document
-    from .runner import make_loss, resolved
+    from .objectives import make_loss
+    from .runner import resolved
 
     dev = resolve_device(device or "cpu", f"--device {device}")
     model, ckpt, report = load_model(path, dev)

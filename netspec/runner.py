@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import copy
-import inspect
 import os
 import time
 from contextlib import nullcontext
@@ -17,10 +16,11 @@ from . import overrides as ov
 from .atomic import remove_leftovers
 from .catalog import PER_BATCH_SCHEDULERS
 from .compiler import check
-from .errors import NetspecError, Problem, did_you_mean
+from .errors import NetspecError, Problem
 from .evaluation import run_eval, targets
 from .guard import DEFAULT_BATCH, gpu_problem
 from .loader import Document, load
+from .objectives import make_loss, make_optimizer, make_scheduler
 
 TRAIN_DEFAULTS = {"epochs": 10, "optimizer": {"Adam": {"lr": 0.001}}, "loss": "CrossEntropyLoss",
                   "device": "auto", "seed": 0, "precision": "fp32", "channels_last": False, "compile": False}
@@ -51,43 +51,6 @@ def resolved(data: dict, default_name: str) -> dict:
     return spec
 
 
-def _named(value) -> tuple[str, dict]:
-    return (value, {}) if isinstance(value, str) else (next(iter(value)), next(iter(value.values())) or {})
-
-
-def _construct(cls, name: str, where: tuple, *args, **kwargs):
-    try:
-        return cls(*args, **kwargs)
-    except TypeError as e:
-        params = [p for p in inspect.signature(cls).parameters if p not in ("self", "params", "optimizer")]
-        bad = [k for k in kwargs if k not in params]
-        hints = did_you_mean(bad[0], params) if bad else ()
-        raise NetspecError(Problem(f"{name} does not accept these arguments ({e})", where,
-                                   hints + (f"its arguments: {', '.join(params)}",))) from None
-    except ValueError as e:
-        raise NetspecError(Problem(f"{name}: {e}", where)) from None
-
-
-def make_loss(spec) -> tuple[str, torch.nn.Module]:
-    name, args = _named(spec)
-    return name, _construct(getattr(torch.nn, name), name, ("train", "loss"), **args)
-
-
-def _make_optimizer(spec, params):
-    name, args = _named(spec)
-    return _construct(getattr(torch.optim, name), name, ("train", "optimizer"), params, **args)
-
-
-def _make_scheduler(spec, optimizer, steps_per_epoch: int, epochs: int):
-    if not spec:
-        return None, None
-    name, args = _named(spec)
-    if name == "OneCycleLR":
-        args = {"total_steps": steps_per_epoch * epochs} | args
-    cls = getattr(torch.optim.lr_scheduler, name)
-    return name, _construct(cls, name, ("train", "scheduler"), optimizer, **args)
-
-
 class Trainer:
     """One training run: the objects it needs, built once, and the loop over epochs.
 
@@ -114,7 +77,7 @@ class Trainer:
         self.generator, self.worker_seeds = torch.Generator(), torch.Generator()
         self.loader, self.test_loader = _loaders(self.data, dt, self.device, self.generator, self.worker_seeds,
                                                  self.world)
-        self.sched_name, self.scheduler = _make_scheduler(tr.get("scheduler"), self.optimizer, len(self.loader),
+        self.sched_name, self.scheduler = make_scheduler(tr.get("scheduler"), self.optimizer, len(self.loader),
                                                           tr["epochs"])
         amp = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tr["precision"])
         self.autocast = partial(torch.autocast, self.device.type, dtype=amp) if amp else nullcontext
@@ -163,7 +126,7 @@ class Trainer:
         self.evaluate = self.model if self.world.distributed else self.forward  # weights are the same on all
         self.loss_name, self.loss_fn = make_loss(tr["loss"])
         self.loss_fn = self.loss_fn.to(self.device)
-        self.optimizer = _make_optimizer(tr["optimizer"], self.model.parameters())
+        self.optimizer = make_optimizer(tr["optimizer"], self.model.parameters())
 
     def _open_run_dir(self, resume: str | None) -> None:
         """The run folder: rank 0 chooses and writes it, the other ranks learn its name."""
