@@ -101,6 +101,12 @@ class Trainer:
                 f"data.batch_size {dt['batch_size']} is the global batch, split across the {self.world.size} "
                 f"processes, and {self.world.size} does not divide it", ("data", "batch_size"),
                 (f"use a multiple of {self.world.size}, e.g. {dt['batch_size'] // self.world.size * self.world.size or self.world.size}",)))
+        if dev.type == "cuda" and self.world.distributed and self.world.local_size > torch.cuda.device_count():
+            raise NetspecError(Problem(
+                f"{self.world.local_size} processes on this machine train on CUDA, one GPU each, but it has "
+                f"{torch.cuda.device_count()}", ("train", "device"),
+                (f"start at most {_count(torch.cuda.device_count(), 'process')} per machine "
+                 "(--nproc / --nproc-per-node)",)))
         if not os.environ.get("OMP_NUM_THREADS"):  # a user's own thread setting wins
             torch.set_num_threads(distributed.cpu_threads(self.world))
         too_big = gpu_problem(report, dev, dt["batch_size"] // self.world.size, max_params)
@@ -393,9 +399,13 @@ def _train(doc: Document, device, resume, stream, max_params) -> History:
         return trainer.run()
     except KeyboardInterrupt:
         done = trainer.saved
-        raise Interrupted(Problem(f"interrupted: {done} epoch{'s' if done != 1 else ''} finished and saved in "
+        raise Interrupted(Problem(f"interrupted: {_count(done, 'epoch')} finished and saved in "
                                   f"{trainer.run_dir}", hints=(f"go on with `netspec train --resume {trainer.run_dir}`",))
                           ) from None
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 'es' if noun.endswith('s') else 's'}"
 
 
 class Interrupted(NetspecError):

@@ -187,3 +187,16 @@ def test_a_dead_rank_or_ctrl_c_stops_every_rank_with_a_message(tmp_path, victim,
     assert "Traceback" not in err
     assert not any(pid in _ranks().values() for pid in ranks.values())
     assert checkpoint.load(str(run_dir / "last.pt"))["epoch"] >= 1
+
+
+def test_more_processes_than_gpus_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    for key, value in {"WORLD_SIZE": "2", "RANK": "0", "LOCAL_RANK": "0", "LOCAL_WORLD_SIZE": "2"}.items():
+        monkeypatch.setenv(key, value)
+    spec = tmp_path / "ddp.yaml"
+    spec.write_text(SPEC)
+    code, out, err = run_cli("train", str(spec), "--device", "cuda", "--set", f"output.dir={tmp_path / 'run'}")
+    assert code == 1 and not (tmp_path / "run").exists() and "Traceback" not in err
+    assert "error: 2 processes on this machine train on CUDA, one GPU each, but it has 1" in err
+    assert "hint: start at most 1 process per machine (--nproc / --nproc-per-node)" in err
