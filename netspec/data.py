@@ -172,8 +172,8 @@ def _image_folder(args: dict, train_tf, test_tf, input_shape):
 def _samples(x: np.ndarray, dtype: str) -> torch.Tensor:
     """An npz's samples as the model takes them: token ids as integers, uint8 images in [0, 1]."""
     t = torch.from_numpy(np.ascontiguousarray(x))
-    if dtype.startswith("int"):
-        return t.to(getattr(torch, dtype))
+    if dtype.startswith("int"):  # floats stay floats: check_fits says they are not ids
+        return t if t.is_floating_point() else t.to(getattr(torch, dtype))
     return t.float().div_(255) if t.dtype == torch.uint8 else t.to(getattr(torch, dtype))
 
 
@@ -231,3 +231,30 @@ def first_sample(dataset: Dataset, where: Path):
         raise NetspecError(Problem(f"data.transform turns samples into {type(x).__name__}, not tensors",
                                    ("data", "transform"), ("add ToTensor to data.transform",)))
     return x, y
+
+
+def check_fits(report, data: Data, loss) -> None:
+    """The data's samples have model.input's shape and kind of number, and its classes the output's size."""
+    x, y = first_sample(data.train, ("data", "dataset"))
+    want = tuple(report.input.shape)
+    if tuple(x.shape) != want:
+        raise NetspecError(Problem(
+            f"the data's samples are {list(x.shape)} but model.input is {list(want)}", ("model", "input"),
+            (f"set model.input to {list(x.shape)}, or add transforms (e.g. Resize, Grayscale) to data.transform",)))
+    ids = report.input.dtype.startswith("int")
+    if ids == x.is_floating_point():
+        kind = f"{x.dtype}".removeprefix("torch.")
+        raise NetspecError(Problem(
+            f"model.input takes {'integer token ids' if ids else 'floating-point values'} "
+            f"({report.input.dtype}), but the data's samples are {kind}", ("model", "input"),
+            ("token ids come from an .npz of integers" if ids else "add ToTensor to data.transform, or set "
+             "model.input's dtype to the data's (e.g. {shape: [...], dtype: int64} for token ids)",)))
+    loss_name = loss if isinstance(loss, str) else next(iter(loss))
+    out = report.output.shape
+    is_label = isinstance(y, int) or (isinstance(y, torch.Tensor) and not y.is_floating_point() and y.dim() == 0)
+    if is_label and loss_name != "PoissonNLLLoss" and out != (len(data.classes),):
+        last = report.layers[-1]
+        fix = (f"set the last layer's out_features to {len(data.classes)}" if "out_features" in last.args
+               else f"make the model's output (N, {len(data.classes)})")
+        raise NetspecError(Problem(f"the data has {len(data.classes)} classes but the model's output is "
+                                   f"(N, {', '.join(map(str, out))})", last.node.path, (fix,)))

@@ -58,7 +58,7 @@ class Trainer:
 
     def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None,
                  max_params: int | None = None):
-        from .data import first_sample, load_data
+        from .data import check_fits, load_data
         from .progress import Progress
 
         report = check(doc, max_params, device)
@@ -71,7 +71,7 @@ class Trainer:
         self.device = self._device(report, device, max_params)
         torch.manual_seed(tr["seed"])
         self.data = load_data(dt, report.input.shape, report.input.dtype)
-        _check_data(report, self.data, first_sample(self.data.train, ("data", "dataset")), tr["loss"])
+        check_fits(report, self.data, tr["loss"])
         self._build(report)
         # reseeded every epoch: the data order and batched augmentation, and the loader workers' seeds
         self.generator, self.worker_seeds = torch.Generator(), torch.Generator()
@@ -331,24 +331,6 @@ def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
             f"the loss became NaN or infinite in epoch {epoch}, batch {batch + 1}; training stopped",
             ("train", "optimizer"), ("lower the learning rate in train.optimizer, or set train.grad_clip (e.g. 1.0)",
                                      "the checkpoints of the epochs before are kept")))
-
-
-def _check_data(report, data, sample, loss) -> None:
-    x, y = sample
-    want = tuple(report.input.shape)
-    if tuple(x.shape) != want:
-        raise NetspecError(Problem(
-            f"the data's samples are {list(x.shape)} but model.input is {list(want)}", ("model", "input"),
-            (f"set model.input to {list(x.shape)}, or add transforms (e.g. Resize, Grayscale) to data.transform",)))
-    loss_name = loss if isinstance(loss, str) else next(iter(loss))
-    out = report.output.shape
-    is_label = isinstance(y, int) or (isinstance(y, torch.Tensor) and not y.is_floating_point() and y.dim() == 0)
-    if is_label and loss_name != "PoissonNLLLoss" and out != (len(data.classes),):
-        last = report.layers[-1]
-        fix = (f"set the last layer's out_features to {len(data.classes)}" if "out_features" in last.args
-               else f"make the model's output (N, {len(data.classes)})")
-        raise NetspecError(Problem(f"the data has {len(data.classes)} classes but the model's output is "
-                                   f"(N, {', '.join(map(str, out))})", last.node.path, (fix,)))
 
 
 def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), device: str | None = None,

@@ -333,3 +333,24 @@ def test_the_shipped_text_lstm_spec_learns_from_token_ids_in_an_npz(tmp_path):
     assert (code, err) == (0, "")
     result = eval_json(tmp_path / "run" / "best.pt")
     assert result["accuracy"] > 0.9, out
+
+
+def test_an_npz_of_floats_for_a_token_id_model_is_a_located_error_not_ids_of_zero(tmp_path):
+    rng = np.random.default_rng(1)
+    np.savez(tmp_path / "floats.npz", x_train=rng.random((40, 50)).astype(np.float32), y_train=np.arange(40) % 4,
+             x_test=rng.random((8, 50)).astype(np.float32), y_test=np.arange(8) % 4)
+    spec = str(Path(__file__).resolve().parent.parent / "specs" / "text_lstm.yaml")
+    code, out, err = run_cli("train", spec, "--set", f"data.root={tmp_path / 'floats.npz'}",
+                             "--set", f"output.dir={tmp_path / 'run'}")
+    assert code == 1 and not (tmp_path / "run").exists()
+    assert err.startswith(f"{spec}:9:10: error: model.input takes integer token ids (int64), but the data's "
+                          "samples are float32"), err
+    # integers for a model of floats are values, as before: int32 pixels become float32
+    loaded = load_data({"dataset": "npz", "root": str(tmp_path / "floats.npz")}, (50,), "int64")
+    assert loaded.train[0][0].dtype == torch.float32  # kept as they are, for the check above to see
+    np.savez(tmp_path / "ints.npz", x_train=np.arange(100, dtype=np.int32).reshape(2, 50), y_train=np.arange(2),
+             x_test=np.arange(50, dtype=np.int32).reshape(1, 50), y_test=np.arange(1))
+    x = load_data({"dataset": "npz", "root": str(tmp_path / "ints.npz")}, (50,)).train[1][0]
+    assert x.dtype == torch.float32 and float(x[0]) == 50.0
+    ids = load_data({"dataset": "npz", "root": str(tmp_path / "ints.npz")}, (50,), "int64").train[1][0]
+    assert ids.dtype == torch.int64 and int(ids[-1]) == 99
