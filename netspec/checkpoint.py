@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import warnings
@@ -11,7 +12,7 @@ import torch
 from .atomic import atomic_write
 from .errors import NetspecError, Problem
 
-FORMAT = "netspec-checkpoint/1"
+FORMAT = "netspec-checkpoint/2"  # /2 carries a digest; /1 (earlier netspec) does not
 _OTHER = ("use the run's other checkpoint (last.pt or best.pt), or train again",)
 _NOT_OURS = ("netspec reads the last.pt and best.pt files that `netspec train` writes in a run folder",)
 
@@ -24,11 +25,14 @@ def save(path: str, payload: dict) -> None:
                                        f"{path} was not written", hints=("lower the learning rate",)))
     payload = {k: v for k, v in payload.items() if k != "digest"}
     payload["digest"] = digest(payload)
+    buffer = io.BytesIO()  # serialised first: a disk that fills up then fails in the write, as an OSError
+    torch.save(payload, buffer)
+    kept = "the previous checkpoint is kept" if os.path.exists(path) else "it was not written"
     try:
-        atomic_write(path, lambda f: torch.save(payload, f))
+        atomic_write(path, lambda f: f.write(buffer.getbuffer()))
     except OSError as e:
         raise NetspecError(Problem(
-            f"cannot write the checkpoint {path}: {e.strerror or e}; the previous checkpoint is kept",
+            f"cannot write the checkpoint {path}: {e.strerror or e}; {kept}",
             hints=("free some disk space or make the run folder writable, then go on with "
                    f"`netspec train --resume {os.path.dirname(path) or '.'}`",))) from None
 
@@ -87,10 +91,10 @@ def load(path: str) -> dict:
         raise NetspecError(_damaged(path)) from None
     except Exception:  # torch's reader fails in many ways on a damaged file (IndexError, TypeError, ...)
         raise NetspecError(_damaged(path)) from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, "netspec-checkpoint/1"):
         raise NetspecError(Problem(f"{path} is not a netspec checkpoint", hints=_NOT_OURS))
     written = ckpt.pop("digest", None)
-    if written != digest(ckpt):
+    if ckpt["format"] == FORMAT and written != digest(ckpt):
         raise NetspecError(Problem(f"{path} is damaged: what it holds no longer matches the checksum written "
                                    "with it (a bit changed on disk or in a copy)", hints=_OTHER))
     return ckpt

@@ -31,6 +31,21 @@ class _Parser(argparse.ArgumentParser):
         raise _Exit(status, message or "")
 
 
+class _Prefixed:
+    """A stream that starts each line with a prefix (a rank's errors under torchrun)."""
+
+    def __init__(self, stream: TextIO, prefix: str):
+        self.stream, self.prefix, self.fresh = stream, prefix, True
+
+    def write(self, text: str) -> None:
+        for line in text.splitlines(keepends=True):
+            self.stream.write((self.prefix if self.fresh else "") + line)
+            self.fresh = line.endswith("\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def _parser(out: TextIO) -> _Parser:
     p = _Parser(prog="netspec", description="Check, build and run neural networks written as YAML specs.")
     p.add_argument("--version", action="version", version=f"netspec {__version__}")
@@ -81,8 +96,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         if args.command is None:
             out.write(parser.format_help())
             return 2
-        if args.command == "train" and os.environ.get("RANK", "0") != "0":
-            out = err = open(os.devnull, "w")  # under torchrun, rank 0 speaks for the run
+        rank = os.environ.get("RANK", "0")
+        if args.command == "train" and rank != "0":  # under torchrun, rank 0 speaks for the run; the
+            out, err = open(os.devnull, "w"), _Prefixed(err, f"rank {rank}: ")  # others only of their errors
         commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "schema": _schema,
                     "layers": _layers}
         return commands[args.command](args, out, err)
@@ -154,6 +170,9 @@ def _train(args, out: TextIO, err: TextIO) -> int:
         raise _Exit(2, "netspec train: --nproc must be 1 or more\n")
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:  # not yet under torchrun: start it
         from .distributed import launch
+        from .runner import preflight
+
+        preflight(args.spec, args.overrides, args.device, args.resume, args.max_params, args.nproc)
 
         argv = ["train"] + ([args.spec] if args.spec else ["--resume", args.resume])
         argv += [a for item in args.overrides for a in ("--set", item)]

@@ -48,12 +48,14 @@ class Report:
         return sum(info.output.nbytes() + info.inner_bytes for info in self.layers)
 
 
-def check(spec: str | dict | Document, max_params: int | None = None, device: str | None = None) -> Report:
+def check(spec: str | dict | Document, max_params: int | None = None, device: str | None = None,
+          batch: int | None = None) -> Report:
     """Check a spec file (path), plain dict or loaded Document; never raises for a bad spec.
 
     A model that cannot fit in the memory available is an error, refused here before anything is
     allocated: its weights, and when it trains on the CPU (its train.device, or `device` when given) its
-    layer outputs for a batch too. `max_params` overrides that, and refuses more parameters instead."""
+    layer outputs for a batch too (`batch`: another size; 0 for the weights alone, as eval and predict
+    need). `max_params` overrides that, and refuses more parameters instead."""
     report = Report(spec if isinstance(spec, str) else getattr(spec, "file", "<dict>"))
     try:
         doc = spec if isinstance(spec, Document) else load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
@@ -63,7 +65,8 @@ def check(spec: str | dict | Document, max_params: int | None = None, device: st
             raise NetspecError(problems)
         report.input = model_input(doc.data)
         report.layers = infer(resolve(doc.data), report.input)
-        batch = batch_size(doc.data) if trains_on_cpu(doc.data, device) else 0
+        if batch is None:
+            batch = batch_size(doc.data) if trains_on_cpu(doc.data, device) else 0
         too_big = memory_problem(report, max_params, batch=batch)
         if too_big:
             raise NetspecError(too_big)

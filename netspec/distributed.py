@@ -39,15 +39,29 @@ class World:
     def distributed(self) -> bool:
         return self.size > 1
 
-    def share(self, m: int) -> int:
-        """How many samples of a global batch of `m` this rank trains on (as torch.tensor_split splits)."""
-        return m // self.size + (1 if self.rank < m % self.size else 0)
+    def span(self, m: int) -> tuple[int, int]:
+        """Where this rank's part of a global batch of `m` lies in it (as torch.tensor_split splits)."""
+        q, r = divmod(m, self.size)
+        start = self.rank * q + min(self.rank, r)
+        return start, start + q + (1 if self.rank < r else 0)
 
-    def part(self, idx: torch.Tensor) -> torch.Tensor:
-        """This rank's part of a global batch's indices; the first index when its part is empty (a last
-        batch smaller than the world), whose loss then counts zero times."""
-        mine = torch.tensor_split(idx, self.size)[self.rank] if self.distributed else idx
-        return mine if len(mine) else idx[:1]
+    def share(self, m: int) -> int:
+        """How many samples of a global batch of `m` this rank trains on."""
+        start, end = self.span(m)
+        return end - start
+
+    def part(self, batch):
+        """This rank's part of a global batch (indices or samples): all of it in one process."""
+        if not self.distributed:
+            return batch
+        start, end = self.span(len(batch))
+        return batch[start:end]
+
+    def batches(self, n: int, batch_size: int) -> int:
+        """Global batches in an epoch of `n` samples. With several ranks, a last batch of fewer than 2
+        samples per rank is left out: BatchNorm cannot train on a part of one sample."""
+        count = -(-n // batch_size)
+        return count - 1 if self.distributed and 0 < n % batch_size < 2 * self.size else count
 
     def all_sum(self, *tensors: torch.Tensor) -> None:
         """Sum each tensor over the ranks, in place."""
@@ -56,6 +70,14 @@ class World:
 
             for t in tensors:
                 dist.all_reduce(t)
+
+    def broadcast(self, *tensors: torch.Tensor) -> None:
+        """Rank 0's values of each tensor, in place on every rank."""
+        if self.distributed:
+            import torch.distributed as dist
+
+            for t in tensors:
+                dist.broadcast(t, src=0)
 
     def barrier(self) -> None:
         if self.distributed:
@@ -126,12 +148,12 @@ class BatchParts(torch.utils.data.Sampler):
         self.order, self.batch_size, self.world = order, batch_size, world
 
     def __len__(self) -> int:
-        return -(-len(self.order) // self.batch_size)
+        return self.world.batches(len(self.order), self.batch_size)
 
     def __iter__(self):
         idx = torch.tensor(list(self.order), dtype=torch.long)
-        for start in range(0, len(idx), self.batch_size):
-            yield self.world.part(idx[start: start + self.batch_size]).tolist()
+        for k in range(len(self)):
+            yield self.world.part(idx[k * self.batch_size: (k + 1) * self.batch_size]).tolist()
 
 
 # Launching: `netspec train SPEC --nproc N`. -----------------------------------------------------------

@@ -33,7 +33,8 @@ def run_eval(model, loader, loss_fn, loss_name: str, n_classes: int, device, aut
             with autocast():
                 out = model(x)
                 loss = loss_fn(out, targets(y, out, loss_name))
-            loss_sum += loss.detach().double() * x.shape[0]
+            summed = getattr(loss_fn, "reduction", "mean") == "sum"
+            loss_sum += loss.detach().double() * (1 if summed else x.shape[0])  # the per-sample losses' sum
             n += x.shape[0]
             classify = classify and out.dim() == 2 and not y.is_floating_point() and n_classes > 0
             if classify:
@@ -56,7 +57,7 @@ def load_model(path: str, device: str = "cpu"):
     from .compiler import check
 
     ckpt = checkpoint.load(path)
-    report = check(ckpt["spec"])
+    report = check(ckpt["spec"], batch=0)  # its training batch is not this machine's concern
     if not report.valid:
         raise NetspecError(Problem(f"{path} holds a spec that this netspec cannot build: "
                                    f"{report.errors[0].message}"))

@@ -6,7 +6,6 @@ loading; the others keep the standard DataLoader path (see runner.py).
 """
 from __future__ import annotations
 
-import math
 
 import torch
 from torch.utils.data import Dataset, Subset
@@ -134,6 +133,7 @@ class BatchTransform:
 
     def __init__(self, steps):
         self.steps = steps
+        self.random = any(isinstance(step, (_Flip, _RandomCrop)) for step in steps)
 
     def __call__(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         for step in self.steps:
@@ -206,19 +206,23 @@ class MemoryLoader:
         self.shuffle, self.generator, self.world = shuffle, generator or torch.Generator(), world
 
     def __len__(self) -> int:
-        return math.ceil(len(self.split.y) / self.batch_size)
+        return self.world.batches(len(self.split.y), self.batch_size)
 
     def __iter__(self):
-        n = len(self.split.y)
+        n, world = len(self.split.y), self.world
         order = torch.randperm(n, generator=self.generator).to(self.split.x.device) if self.shuffle else None
-        for start in range(0, n, self.batch_size):
+        # with random augmentation, every rank transforms the whole global batch and keeps its part:
+        # the random draws are the ones one process makes
+        whole = order is not None and world.distributed and self.transform.random
+        for k in range(len(self)):
+            start = k * self.batch_size
             if order is None:
                 x, y = self.split.x[start: start + self.batch_size], self.split.y[start: start + self.batch_size]
             else:
-                idx = self.world.part(order[start: start + self.batch_size])  # all of it in one process
-                x, y = self.split.x[idx], self.split.y[idx]
-            x = x.to(self.device, non_blocking=True)
-            yield self.transform(x, self.generator), y.to(self.device, non_blocking=True)
+                idx = order[start: start + self.batch_size]
+                x, y = self.split.x[idx if whole else world.part(idx)], self.split.y[world.part(idx)]
+            x = self.transform(x.to(self.device, non_blocking=True), self.generator)
+            yield (world.part(x) if whole else x), y.to(self.device, non_blocking=True)
 
 
 def memory_loaders(data: Data, spec_data: dict, device, generator: torch.Generator, world: World = World()):

@@ -70,7 +70,11 @@ class Trainer:
         self.world = distributed.from_env()
         self.device = self._device(report, device, max_params)
         torch.manual_seed(tr["seed"])
+        if not self.world.main:
+            self.world.barrier()  # rank 0 loads first: a `download: true` happens once
         self.data = load_data(dt, report.input.shape, report.input.dtype)
+        if self.world.main:
+            self.world.barrier()
         check_fits(report, self.data, tr["loss"])
         self._build(report)
         # reseeded every epoch: the data order and batched augmentation, and the loader workers' seeds
@@ -84,6 +88,7 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(self.device.type) if tr["precision"] == "fp16" else None
         self.rows: list[dict] = []
         self.start = self.saved = 0  # the epoch training starts after; the one last.pt holds
+        self.watched, self.waited = None, 0  # early_stop's best figure, and the epochs since it improved
         self.best = None
         self._open_run_dir(resume)
         self.progress = Progress(stream if self.world.main else None, tr["epochs"])
@@ -97,10 +102,7 @@ class Trainer:
         tr, dt = self.spec["train"], self.spec["data"]
         dev = resolve_device(device or tr["device"], f"--device {device}" if device else ("train", "device"))
         if dt["batch_size"] % self.world.size:
-            raise NetspecError(Problem(
-                f"data.batch_size {dt['batch_size']} is the global batch, split across the {self.world.size} "
-                f"processes, and {self.world.size} does not divide it", ("data", "batch_size"),
-                (f"use a multiple of {self.world.size}, e.g. {dt['batch_size'] // self.world.size * self.world.size or self.world.size}",)))
+            raise NetspecError(_indivisible(dt["batch_size"], self.world.size))
         if dev.type == "cuda" and self.world.distributed and self.world.local_size > torch.cuda.device_count():
             raise NetspecError(Problem(
                 f"{self.world.local_size} processes on this machine train on CUDA, one GPU each, but it has "
@@ -109,10 +111,11 @@ class Trainer:
                  "(--nproc / --nproc-per-node)",)))
         if not os.environ.get("OMP_NUM_THREADS"):  # a user's own thread setting wins
             torch.set_num_threads(distributed.cpu_threads(self.world))
+        dev = distributed.start(self.world, dev)  # cuda:LOCAL_RANK under torchrun
         too_big = gpu_problem(report, dev, dt["batch_size"] // self.world.size, max_params)
         if too_big:
             raise NetspecError(too_big)
-        return distributed.start(self.world, dev)
+        return dev
 
     def _build(self, report) -> None:
         """The model (wrapped in DistributedDataParallel on several ranks), its loss and optimizer."""
@@ -129,7 +132,7 @@ class Trainer:
             wrapped = DistributedDataParallel(self.model, device_ids=[self.device] if self.device.type == "cuda"
                                               else None)
         self.forward = torch.compile(wrapped) if tr["compile"] else wrapped
-        self.evaluate = self.model if self.world.distributed else self.forward  # weights are the same on all
+        self.evaluate = self.model if self.world.distributed else self.forward  # the same on every rank
         self.loss_name, self.loss_fn = make_loss(tr["loss"])
         self.loss_fn = self.loss_fn.to(self.device)
         self.optimizer = make_optimizer(tr["optimizer"], self.model.parameters())
@@ -153,13 +156,20 @@ class Trainer:
         self.model.load_state_dict(ckpt["state_dict"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         if self.scheduler is not None and ckpt.get("scheduler"):
+            planned = getattr(self.scheduler, "total_steps", None)
             self.scheduler.load_state_dict(ckpt["scheduler"])
+            if planned is not None and self.scheduler.total_steps != planned:  # OneCycleLR: a fixed plan
+                raise NetspecError(Problem(
+                    f"{self.sched_name}'s schedule was planned for {self.scheduler.total_steps} steps and cannot "
+                    f"go on to the {planned} of train.epochs {self.spec['train']['epochs']}", ("train", "epochs"),
+                    ("train a new run with the epochs you want",)))
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"]["torch"])
         if self.device.type == "cuda" and ckpt["rng"].get("cuda"):
             torch.cuda.set_rng_state_all(ckpt["rng"]["cuda"])
         self.rows, self.start, self.best = list(ckpt["metrics"]), ckpt["epoch"], ckpt.get("best")
+        self.watched, self.waited = ckpt.get("watched"), ckpt.get("waited", 0)
         self.saved = self.start
         if self.world.main:
             rundir.write_metrics(self.run_dir, self.rows)  # drops the rows of an epoch cut short
@@ -175,14 +185,12 @@ class Trainer:
         tr = self.spec["train"]
         history = History(self.run_dir, self.rows, self.best)
         stop = tr.get("early_stop")
-        waited = 0
         for epoch in range(self.start + 1, tr["epochs"] + 1):
             row = self._epoch(epoch)
-            improved = self._save(epoch, row)
+            self._save(epoch, row)
             self.progress.epoch(row)
-            waited = 0 if improved else waited + 1
-            if stop and waited >= stop["patience"]:
-                self.progress.say(f"stopping early: no improvement for {waited} epochs")
+            if stop and self.waited >= stop["patience"]:
+                self.progress.say(f"stopping early: no improvement for {_count(self.waited, 'epoch')}")
                 history.stopped_early = True
                 break
         history.best = self.best
@@ -195,11 +203,13 @@ class Trainer:
         t0 = time.perf_counter()
         lr = self.optimizer.param_groups[0]["lr"]  # the rate this epoch trains at
         self.generator.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch)  # the order of each epoch
-        self.worker_seeds.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 500_000)
-        if self.world.distributed:  # each rank its own dropout masks, the same after a resume
-            torch.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 1_000_000 * (self.world.rank + 1))
+        rank = self.world.rank  # each rank its own loader workers' seeds and dropout masks, the same on resume
+        self.worker_seeds.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 500_000 + 7_919 * rank)
+        if self.world.distributed:
+            torch.manual_seed(self.spec["train"]["seed"] * 1_000_003 + epoch + 1_000_000 * (rank + 1))
         train_loss, n = self._train_pass(epoch)
         train_s = time.perf_counter() - t0
+        self.world.broadcast(*self.model.buffers())  # BatchNorm statistics: rank 0's, which the checkpoint holds
         result = run_eval(self.evaluate, self.test_loader, self.loss_fn, self.loss_name, len(self.data.classes),
                           self.device, self.autocast, self.world.all_sum)
         if self.scheduler is not None and self.sched_name not in PER_BATCH_SCHEDULERS:
@@ -217,7 +227,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         bad = torch.full((), -1, device=self.device, dtype=torch.long)
         n, total, batch, world = 0, len(self.data.train), self.spec["data"]["batch_size"], self.world
-        summed = getattr(self.loss_fn, "reduction", "mean") == "sum"
+        summed = getattr(self.loss_fn, "reduction", "mean") == "sum"  # else a mean over the batch
         for i, (x, y) in enumerate(self.loader):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             if self.spec["train"]["channels_last"] and x.dim() == 4:
@@ -232,7 +242,7 @@ class Trainer:
             self._step(loss * (world.size if summed else world.size * share / m) if world.distributed else loss,
                        clip)
             loss = loss.detach()
-            loss_sum += loss.double() * share
+            loss_sum += loss.double() if summed else loss.double() * share  # the per-sample losses' sum
             bad = torch.where((bad < 0) & ~torch.isfinite(loss), i, bad)
             n += share
             if self.progress.due():
@@ -262,9 +272,12 @@ class Trainer:
     def _save(self, epoch: int, row: dict) -> bool:
         """last.pt every epoch, best.pt when the test accuracy (or, without one, the loss) improves."""
         self.rows.append(row)
-        score = row["test_accuracy"] if row["test_accuracy"] is not None else -row["test_loss"]
+        score = _score(row, "test_accuracy")
         improved = self.best is None or score > self.best
         self.best = score if improved else self.best
+        watched = _score(row, (self.spec["train"].get("early_stop") or {}).get("monitor", "test_accuracy"))
+        better = self.watched is None or watched > self.watched
+        self.watched, self.waited = (watched, 0) if better else (self.watched, self.waited + 1)
         payload = {"format": checkpoint.FORMAT, "netspec_version": __version__,
                    "state_dict": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
                    "spec": self.spec, "classes": self.data.classes, "epoch": epoch,
@@ -273,7 +286,7 @@ class Trainer:
                    "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                    "rng": {"torch": torch.get_rng_state(),
                            "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
-                   "metrics": self.rows, "best": self.best}
+                   "metrics": self.rows, "best": self.best, "watched": self.watched, "waited": self.waited}
         if self.world.main:
             self._write(epoch, row, payload, improved)
         self.world.barrier()  # the other ranks wait until the epoch is saved
@@ -321,10 +334,12 @@ def _stream_loaders(data, dt: dict, device, generator, worker_seeds, world):
 
 
 def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
-    if world.distributed:  # every rank stops together
+    if world.distributed:  # every rank stops together, at the first bad batch of any
         import torch.distributed as dist
 
-        dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+        first = torch.where(bad < 0, torch.iinfo(torch.long).max, bad)
+        dist.all_reduce(first, op=dist.ReduceOp.MIN)
+        bad = torch.where(first == torch.iinfo(torch.long).max, -1, first)
     batch = int(bad.item())
     if batch >= 0:
         raise NetspecError(Problem(
@@ -336,16 +351,7 @@ def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
 def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), device: str | None = None,
           resume: str | None = None, stream: TextIO | None = None, max_params: int | None = None) -> History:
     """Train a spec (path or dict), or resume the run in folder `resume`; returns the History."""
-    if resume:
-        if not os.path.isfile(os.path.join(resume, "spec.yaml")):
-            raise NetspecError(Problem(f"{resume} is not a run folder: it has no spec.yaml",
-                                       hints=("--resume takes the folder that `netspec train` printed",)))
-        doc = load(os.path.join(resume, "spec.yaml"))
-    elif spec is None:
-        raise NetspecError(Problem("train needs a spec or --resume RUN_DIR"))
-    else:
-        doc = load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
-    doc = ov.apply(doc, list(overrides))
+    doc = _document(spec, overrides, resume)
     try:
         return _train(doc, device, resume, stream, max_params)
     except Interrupted:
@@ -359,6 +365,39 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         raise NetspecError(Problem("another process of this run stopped, so this one stops too")) from None
     finally:
         distributed.stop(distributed.from_env())
+
+
+def _document(spec, overrides, resume: str | None) -> Document:
+    """The spec to train, with its --set overrides: a file, a dict, or a run folder's spec.yaml."""
+    if resume:
+        if not os.path.isfile(os.path.join(resume, "spec.yaml")):
+            raise NetspecError(Problem(f"{resume} is not a run folder: it has no spec.yaml",
+                                       hints=("--resume takes the folder that `netspec train` printed",)))
+        doc = load(os.path.join(resume, "spec.yaml"))
+    elif spec is None:
+        raise NetspecError(Problem("train needs a spec or --resume RUN_DIR"))
+    else:
+        doc = load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
+    return ov.apply(doc, list(overrides))
+
+
+def preflight(spec, overrides, device: str | None, resume: str | None, max_params: int | None, nproc: int) -> None:
+    """What `--nproc N` checks once, before it starts N processes that would each say it: the spec, and
+    that N divides the global batch."""
+    doc = _document(spec, overrides, resume)
+    report = check(doc, max_params, device)
+    batch = resolved(doc.data, "run")["data"]["batch_size"] if report.valid and "data" in doc.data else 0
+    problems = report.errors or ([doc.place(_indivisible(batch, nproc))] if batch % nproc else [])
+    if problems:
+        error = NetspecError(problems)
+        error.doc = doc
+        raise error
+
+
+def _indivisible(batch: int, size: int) -> Problem:
+    return Problem(f"data.batch_size {batch} is the global batch, split across the {size} processes, and {size} "
+                   "does not divide it", ("data", "batch_size"),
+                   (f"use a multiple of {size}, e.g. {batch // size * size or size}",))
 
 
 def _peer_failure(e: Exception) -> bool:
@@ -384,6 +423,12 @@ def _train(doc: Document, device, resume, stream, max_params) -> History:
         raise Interrupted(Problem(f"interrupted: {_count(done, 'epoch')} finished and saved in "
                                   f"{trainer.run_dir}", hints=(f"go on with `netspec train --resume {trainer.run_dir}`",))
                           ) from None
+
+
+def _score(row: dict, monitor: str) -> float:
+    """Higher is better: the test accuracy (when asked for and there is one), else minus the test loss."""
+    return row["test_accuracy"] if monitor == "test_accuracy" and row["test_accuracy"] is not None \
+        else -row["test_loss"]
 
 
 def _count(n: int, noun: str) -> str:

@@ -1,5 +1,6 @@
 """Data-parallel training on torch.distributed (gloo, CPU): two processes on this machine train as one
 does, rank 0 alone writes, checkpoints move between world sizes, a dead rank or Ctrl-C stops the job."""
+import json
 import os
 import signal
 import subprocess
@@ -133,18 +134,91 @@ def test_a_batch_size_the_world_does_not_divide_is_a_located_error(tmp_path, mon
     assert err.startswith(f"{spec}:12:15: error: data.batch_size 100 is the global batch, split across the 3 "
                           "processes, and 3 does not divide it")
     assert "hint: use a multiple of 3, e.g. 99" in err
-    monkeypatch.setenv("RANK", "1")  # the other ranks say nothing: rank 0 speaks for the run
-    assert run_cli("train", str(spec), "--set", f"output.dir={tmp_path / 'run'}") == (1, "", "")
+    monkeypatch.setenv("RANK", "1")  # the other ranks print only their errors, each line marked with the rank
+    code, out, err = run_cli("train", str(spec), "--set", f"output.dir={tmp_path / 'run'}")
+    assert (code, out) == (1, "") and err.splitlines()[0].startswith(f"rank 1: {spec}:12:15: error: data.batch_size")
+    assert all(line.startswith("rank 1: ") for line in err.splitlines())
+
+
+def test_nproc_checks_the_spec_once_before_starting_any_process(tmp_path):
+    spec = tmp_path / "ddp.yaml"
+    spec.write_text(SPEC)
+    code, out, err = run_cli("train", str(spec), "--nproc", "3", "--set", f"output.dir={tmp_path / 'run'}")
+    assert code == 1 and out == "" and not (tmp_path / "run").exists()
+    assert err.startswith(f"{spec}:12:15: error: data.batch_size 100 is the global batch, split across the 3 "
+                          "processes, and 3 does not divide it") and "rank" not in err
+    spec.write_text(SPEC.replace("Linear: 10", "Linear: ten"))
+    code, out, err = run_cli("train", str(spec), "--nproc", "2")
+    assert code == 1 and err.count("error:") == 1 and f"{spec}:9:15: error:" in err
 
 
 def test_each_rank_takes_its_part_of_every_global_batch():
-    idx = torch.arange(10, 17)  # a last batch of 7 over 3 ranks: 3, 2, 2
+    idx = torch.arange(10, 17)  # a last batch of 7 over 3 ranks: 3, 2, 2, as torch.tensor_split splits
     parts = [World(r, 3).part(idx) for r in range(3)]
-    assert [p.tolist() for p in parts] == [[10, 11, 12], [13, 14], [15, 16]]
+    assert [p.tolist() for p in parts] == [t.tolist() for t in torch.tensor_split(idx, 3)] == \
+        [[10, 11, 12], [13, 14], [15, 16]]
     assert [World(r, 3).share(7) for r in range(3)] == [3, 2, 2]
-    small = [World(r, 3).part(torch.tensor([5])) for r in range(3)]  # fewer samples than ranks
-    assert [p.tolist() for p in small] == [[5], [5], [5]] and [World(r, 3).share(1) for r in range(3)] == [1, 0, 0]
     assert World().part(idx) is idx and World().share(7) == 7
+    # a last batch of fewer than 2 samples per rank is left out (BatchNorm cannot train on one sample)
+    assert World(0, 2).batches(103, 10) == 10 and World(0, 2).batches(104, 10) == 11
+    assert World().batches(101, 10) == 11 and World(0, 2).batches(100, 10) == 10
+
+
+def _npz_spec(tmp_path, n_train: int, layers: str, extra: str = "") -> Path:
+    """A spec on an npz of n_train 1x6x6 samples of 4 classes (the class is where the bright square is)."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    arrays = {}
+    for split, n in (("train", n_train), ("test", 50)):
+        y = rng.integers(0, 4, n)
+        x = rng.integers(0, 80, (n, 1, 6, 6))
+        for i, c in enumerate(y):
+            x[i, 0, 3 * (c // 2): 3 * (c // 2) + 3, 3 * (c % 2): 3 * (c % 2) + 3] += 150
+        arrays |= {f"x_{split}": x.astype(np.uint8), f"y_{split}": y}
+    np.savez(tmp_path / "data.npz", **arrays)
+    spec = tmp_path / "npz.yaml"
+    spec.write_text(f"netspec: 1\nname: npz\nmodel:\n  input: [1, 6, 6]\n  layers:\n{layers}"
+                    f"data:\n  dataset: npz\n  root: {tmp_path / 'data.npz'}\n  batch_size: 10\n{extra}"
+                    "train:\n  epochs: 2\n  optimizer: {SGD: {lr: 0.05}}\n  device: cpu\n"
+                    "output:\n  tensorboard: false\n")
+    return spec
+
+
+@pytest.mark.parametrize("case", ["sum loss, last batch of 1", "random flips"])
+def test_two_processes_equal_one_with_a_summed_loss_and_with_random_augmentation(tmp_path, case):
+    """A summed loss: the ranks' gradients add up to the whole batch's, and the reported losses stay
+    per-sample means. Random flips: every rank flips the whole global batch with the draws one process
+    makes, and keeps its part."""
+    layers = "    - Flatten\n    - Linear: 4\n"
+    if case == "random flips":
+        spec = _npz_spec(tmp_path, 100, layers, "  augment: [RandomHorizontalFlip, RandomVerticalFlip]\n")
+    else:
+        spec = _npz_spec(tmp_path, 100, layers)
+        spec.write_text(spec.read_text().replace("device: cpu", "device: cpu\n  loss: {CrossEntropyLoss: "
+                                                 "{reduction: sum}}").replace("lr: 0.05", "lr: 0.002"))
+    assert run_cli("train", str(spec), "--set", f"output.dir={tmp_path / 'one'}")[0] == 0
+    done = netspec_cli("train", str(spec), "--nproc", "2", "--set", f"output.dir={tmp_path / 'two'}")
+    assert done.returncode == 0, done.stderr
+    assert close(weights(tmp_path / "one" / "last.pt"), weights(tmp_path / "two" / "last.pt"))
+    one, two = metrics(tmp_path / "one"), metrics(tmp_path / "two")
+    for a, b in zip(one, two):  # per-sample means, whatever the reduction and the number of processes
+        assert float(a["train_loss"]) == pytest.approx(float(b["train_loss"]), abs=1e-5)
+        assert float(a["test_loss"]) == pytest.approx(float(b["test_loss"]), abs=1e-5)
+
+
+def test_batchnorm_with_a_tiny_last_batch_trains_and_its_test_figures_are_the_checkpoints(tmp_path):
+    """102 samples in batches of 10 leave a last batch of 2, one sample per rank: it is left out. The test
+    pass uses rank 0's BatchNorm statistics on every rank, those the checkpoint holds."""
+    spec = _npz_spec(tmp_path, 102, "    - Flatten\n    - Linear: 16\n    - BatchNorm1d\n    - ReLU\n"
+                                    "    - Linear: 4\n")
+    done = netspec_cli("train", str(spec), "--nproc", "2", "--set", f"output.dir={tmp_path / 'two'}")
+    assert done.returncode == 0, done.stderr
+    last = metrics(tmp_path / "two")[-1]
+    code, out, _ = run_cli("eval", str(tmp_path / "two" / "last.pt"), "--format", "json")
+    result = json.loads(out)
+    assert code == 0 and result["loss"] == pytest.approx(float(last["test_loss"]), abs=1e-6)
+    assert result["accuracy"] == pytest.approx(float(last["test_accuracy"]))
 
 
 def _ranks() -> dict[int, int]:

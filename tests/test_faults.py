@@ -571,3 +571,21 @@ def _report():
     yield
     for key, value in REPORT.items():
         print(f"\n{key}: {value}")
+
+
+def test_a_disk_that_fills_up_inside_torch_save_is_a_clear_error_not_an_internal_one(tmp_path, spec_file):
+    """A real short write (RLIMIT_FSIZE: the file may grow to 8 KiB, a checkpoint is about 20 KiB): torch's
+    zip writer would fail with a RuntimeError; netspec serialises first, so the write's OSError is what
+    the user sees."""
+    run = tmp_path / "run"
+    code = ("import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            "resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))\n"
+            "from netspec.cli import main\n"
+            f"sys.exit(main(['train', {spec_file!r}, '--set', 'output.dir={run}', '--set', 'train.epochs=2']))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "Traceback" not in done.stderr and "internal error" not in done.stderr
+    assert f"error: cannot write the checkpoint {run / 'best.pt'}: File too large; it was not written" \
+        in done.stderr, done.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["spec.yaml"]  # and no torn temporary file

@@ -404,3 +404,46 @@ def test_a_dict_spec_without_a_name_trains_into_a_plain_folder_name(tmp_path, mo
     del spec["name"]
     history = netspec.train(spec)
     assert re.fullmatch(r"[A-Za-z0-9._-]+", os.path.basename(history.run_dir)), history.run_dir
+
+
+def test_early_stop_counts_epochs_without_improvement_across_a_resume(tmp_path):
+    """SGD with lr 0 never improves after epoch 1: patience 2 stops after epoch 3, also when the run was
+    resumed in between (the count is in the checkpoint)."""
+    flat = TINY.replace("optimizer: {Adam: {lr: 0.01}}", "optimizer: {SGD: {lr: 0.0}}\n  early_stop: {patience: 2}")
+    spec = tiny_spec(tmp_path, flat.replace("epochs: 2", "epochs: 6"))
+    code, out, _ = run_cli("train", spec, "--set", f"output.dir={tmp_path / 'whole'}")
+    assert code == 0 and "stopping early: no improvement for 2 epochs" in out and "epoch 4/6" not in out
+    assert len(metrics(tmp_path / "whole")) == 3
+    assert run_cli("train", spec, "--set", f"output.dir={tmp_path / 'cut'}", "--set", "train.epochs=2")[0] == 0
+    code, out, _ = run_cli("train", "--resume", str(tmp_path / "cut"), "--set", "train.epochs=6")
+    assert code == 0 and "epoch 3/6" in out and "stopping early: no improvement for 2 epochs" in out
+    assert len(metrics(tmp_path / "cut")) == 3
+
+
+def test_a_one_cycle_schedule_cannot_be_stretched_by_a_resume_and_says_so(tmp_path):
+    cyc = TINY.replace("optimizer: {Adam: {lr: 0.01}}", "optimizer: {SGD: {lr: 0.01}}\n"
+                       "  scheduler: {OneCycleLR: {max_lr: 0.1}}")
+    spec = tiny_spec(tmp_path, cyc)
+    assert run_cli("train", spec, "--set", f"output.dir={tmp_path / 'run'}")[0] == 0
+    code, out, err = run_cli("train", "--resume", str(tmp_path / "run"), "--set", "train.epochs=3")
+    assert code == 1 and "Traceback" not in err and "internal error" not in err
+    steps = 2 * math.ceil(N_TRAIN_DIGITS / 64)
+    assert err.startswith(f"--set train.epochs=3: error: OneCycleLR's schedule was planned for {steps} steps and "
+                          f"cannot go on to the {steps // 2 * 3} of train.epochs 3"), err
+
+
+def test_early_stop_watches_the_figure_its_monitor_names(tmp_path):
+    """monitor: test_loss stops when the loss stops falling, even while the accuracy still rises."""
+    from netspec.runner import _score
+
+    rows = [{"test_accuracy": 0.5, "test_loss": 1.0}, {"test_accuracy": 0.6, "test_loss": 1.2}]
+    assert _score(rows[1], "test_accuracy") > _score(rows[0], "test_accuracy")
+    assert _score(rows[1], "test_loss") < _score(rows[0], "test_loss")
+    assert _score({"test_accuracy": None, "test_loss": 0.3}, "test_accuracy") == -0.3  # no accuracy: the loss
+    flat = TINY.replace("optimizer: {Adam: {lr: 0.01}}", "optimizer: {Adam: {lr: 0.01}}\n"
+                        "  early_stop: {patience: 1, monitor: test_loss}")
+    code, out, _ = run_cli("train", tiny_spec(tmp_path, flat.replace("epochs: 2", "epochs: 40")),
+                           "--set", f"output.dir={tmp_path / 'run'}")
+    losses = [float(r["test_loss"]) for r in metrics(tmp_path / "run")]
+    assert code == 0 and "stopping early: no improvement for 1 epoch" in out
+    assert losses[-1] >= min(losses[:-1]) and all(b < a for a, b in zip(losses[:-2], losses[1:-1]))
