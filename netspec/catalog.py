@@ -1,7 +1,31 @@
 """The names a spec may use outside its layers: datasets, transforms, optimizers, losses,
-schedulers. Kept here as plain names so that `netspec check` knows them without torch;
-a test checks each against torch and torchvision."""
+schedulers; and the training defaults. Kept here as plain names so that `netspec check` knows them
+without torch; a test checks each against torch and torchvision."""
 from __future__ import annotations
+
+import copy
+import os
+
+from .errors import NetspecError, Problem
+
+DEFAULT_BATCH = 64  # data.batch_size when a spec does not give it
+TRAIN_DEFAULTS = {"epochs": 10, "optimizer": {"Adam": {"lr": 0.001}}, "loss": "CrossEntropyLoss",
+                  "device": "auto", "seed": 0, "precision": "fp32", "channels_last": False, "compile": False}
+DATA_DEFAULTS = {"transform": ["ToTensor"], "augment": [], "batch_size": DEFAULT_BATCH, "num_workers": 0}
+
+
+def resolved(data: dict, default_name: str) -> dict:
+    """The spec with every training default filled in, as the run folder's spec.yaml keeps it."""
+    spec = copy.deepcopy(data)
+    spec.setdefault("name", default_name)
+    if "data" not in spec:
+        raise NetspecError(Problem("netspec train needs a `data:` section that names the dataset", (),
+                                   ("add e.g. `data: {dataset: digits}`; see specs/digits.yaml",)))
+    spec["data"] = DATA_DEFAULTS | spec["data"]
+    spec["data"].setdefault("test_batch_size", spec["data"]["batch_size"])
+    spec["train"] = TRAIN_DEFAULTS | spec.get("train", {})
+    spec["output"] = {"dir": os.path.join("runs", spec["name"]), "tensorboard": True} | spec.get("output", {})
+    return spec
 
 # Each dataset, with the arguments it takes beside `root`-level data settings.
 DATASETS: dict[str, dict[str, str]] = {

@@ -77,7 +77,7 @@ def evaluate(path: str, overrides: list[str] | tuple = (), device: str | None = 
     from .device import resolve_device
     from .loader import Document
     from .objectives import make_loss
-    from .runner import resolved
+    from .catalog import resolved
 
     dev = resolve_device(device or "cpu", f"--device {device}")
     model, ckpt, report = load_model(path, dev)

@@ -1,8 +1,8 @@
-"""The in-memory data path: a dataset decoded once into one tensor, batches as index slices of it,
-and the transforms that have batched tensor equivalents applied to a whole batch at once.
+"""The training loaders. The in-memory path: a dataset decoded once into one tensor, batches as index
+slices of it, and the transforms that have batched tensor equivalents applied to a whole batch at once.
 
-A data set that fits the memory budget never goes through PIL or a DataLoader again after
-loading; the others keep the standard DataLoader path (see runner.py).
+A data set that fits the memory budget never goes through PIL or a DataLoader again after loading;
+the others take the standard DataLoader path (`loaders` at the end chooses).
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from .data import Data, TensorData
-from .distributed import World
+from .distributed import BatchParts, World
 
 
 class MemorySplit:
@@ -243,3 +243,24 @@ def memory_loaders(data: Data, spec_data: dict, device, generator: torch.Generat
         test = MemorySplit(test.x[world.rank::world.size], test.y[world.rank::world.size])
     return (MemoryLoader(train, spec_data["batch_size"], train_tf, device, True, generator, world),
             MemoryLoader(test, spec_data["test_batch_size"], test_tf, device))
+
+
+def loaders(data, dt: dict, device, generator, worker_seeds, world):
+    """(train, test) loaders: this rank's part of each global batch, and its share of the test split."""
+    return memory_loaders(data, dt, device, generator, world) or \
+        _stream_loaders(data, dt, device, generator, worker_seeds, world)
+
+
+def _stream_loaders(data, dt: dict, device, generator, worker_seeds, world):
+    """The standard path for data too big for memory, or with transforms that need PIL."""
+    workers = dt["num_workers"]
+    # The workers' seeds come from a generator of the epoch too (not the global RNG, which dropout
+    # uses): every epoch is the same whether the run was resumed or not.
+    batches = BatchParts(EpochOrder(len(data.train), generator), dt["batch_size"], world)
+    train = torch.utils.data.DataLoader(data.train, batch_sampler=batches, generator=worker_seeds,
+                                        num_workers=workers, pin_memory=device.type == "cuda")
+    test = data.test if not world.distributed else \
+        torch.utils.data.Subset(data.test, range(world.rank, len(data.test), world.size))
+    test = torch.utils.data.DataLoader(test, dt["test_batch_size"], num_workers=workers,
+                                       pin_memory=device.type == "cuda")
+    return train, test

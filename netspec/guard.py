@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 
+from .catalog import DEFAULT_BATCH
 from .errors import Problem
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
-DEFAULT_BATCH = 64  # data.batch_size when a spec does not give it
 
 
 def size(n: float) -> str:

@@ -1,7 +1,6 @@
 """Run stage: train a checked spec on its data and device, with checkpoints, metrics and resume."""
 from __future__ import annotations
 
-import copy
 import os
 import time
 from contextlib import nullcontext
@@ -14,17 +13,14 @@ import torch
 from . import __version__, checkpoint, distributed, rundir
 from . import overrides as ov
 from .atomic import remove_leftovers
-from .catalog import PER_BATCH_SCHEDULERS
+from .catalog import PER_BATCH_SCHEDULERS, resolved
 from .compiler import check
 from .errors import NetspecError, Problem
 from .evaluation import run_eval, targets
-from .guard import DEFAULT_BATCH, gpu_problem
+from .fastdata import loaders
+from .guard import gpu_problem
 from .loader import Document, load
 from .objectives import make_loss, make_optimizer, make_scheduler
-
-TRAIN_DEFAULTS = {"epochs": 10, "optimizer": {"Adam": {"lr": 0.001}}, "loss": "CrossEntropyLoss",
-                  "device": "auto", "seed": 0, "precision": "fp32", "channels_last": False, "compile": False}
-DATA_DEFAULTS = {"transform": ["ToTensor"], "augment": [], "batch_size": DEFAULT_BATCH, "num_workers": 0}
 
 
 @dataclass
@@ -35,20 +31,6 @@ class History:
     epochs: list[dict] = field(default_factory=list)
     best: float | None = None
     stopped_early: bool = False
-
-
-def resolved(data: dict, default_name: str) -> dict:
-    """The spec with every training default filled in, as the run folder's spec.yaml keeps it."""
-    spec = copy.deepcopy(data)
-    spec.setdefault("name", default_name)
-    if "data" not in spec:
-        raise NetspecError(Problem("netspec train needs a `data:` section that names the dataset", (),
-                                   ("add e.g. `data: {dataset: digits}`; see specs/digits.yaml",)))
-    spec["data"] = DATA_DEFAULTS | spec["data"]
-    spec["data"].setdefault("test_batch_size", spec["data"]["batch_size"])
-    spec["train"] = TRAIN_DEFAULTS | spec.get("train", {})
-    spec["output"] = {"dir": os.path.join("runs", spec["name"]), "tensorboard": True} | spec.get("output", {})
-    return spec
 
 
 class Trainer:
@@ -79,7 +61,7 @@ class Trainer:
         self._build(report)
         # reseeded every epoch: the data order and batched augmentation, and the loader workers' seeds
         self.generator, self.worker_seeds = torch.Generator(), torch.Generator()
-        self.loader, self.test_loader = _loaders(self.data, dt, self.device, self.generator, self.worker_seeds,
+        self.loader, self.test_loader = loaders(self.data, dt, self.device, self.generator, self.worker_seeds,
                                                  self.world)
         self.sched_name, self.scheduler = make_scheduler(tr.get("scheduler"), self.optimizer, len(self.loader),
                                                           tr["epochs"])
@@ -306,31 +288,6 @@ class Trainer:
                 if row[key] is not None:
                     self.writer.add_scalar(tag, row[key], epoch)
             self.writer.flush()
-
-
-def _loaders(data, dt: dict, device, generator, worker_seeds, world):
-    """(train, test) loaders: this rank's part of each global batch, and its share of the test split."""
-    from .fastdata import memory_loaders
-
-    return memory_loaders(data, dt, device, generator, world) or \
-        _stream_loaders(data, dt, device, generator, worker_seeds, world)
-
-
-def _stream_loaders(data, dt: dict, device, generator, worker_seeds, world):
-    """The standard path for data too big for memory, or with transforms that need PIL."""
-    from .fastdata import EpochOrder
-
-    workers = dt["num_workers"]
-    # The workers' seeds come from a generator of the epoch too (not the global RNG, which dropout
-    # uses): every epoch is the same whether the run was resumed or not.
-    batches = distributed.BatchParts(EpochOrder(len(data.train), generator), dt["batch_size"], world)
-    train = torch.utils.data.DataLoader(data.train, batch_sampler=batches, generator=worker_seeds,
-                                        num_workers=workers, pin_memory=device.type == "cuda")
-    test = data.test if not world.distributed else \
-        torch.utils.data.Subset(data.test, range(world.rank, len(data.test), world.size))
-    test = torch.utils.data.DataLoader(test, dt["test_batch_size"], num_workers=workers,
-                                       pin_memory=device.type == "cuda")
-    return train, test
 
 
 def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
