@@ -258,3 +258,26 @@ def check_fits(report, data: Data, loss) -> None:
                else f"make the model's output (N, {len(data.classes)})")
         raise NetspecError(Problem(f"the data has {len(data.classes)} classes but the model's output is "
                                    f"(N, {', '.join(map(str, out))})", last.node.path, (fix,)))
+    if is_label:
+        for split, dataset in (("training", data.train), ("test", data.test)):
+            _labels_in_range(split, dataset, len(data.classes))
+
+
+def _labels_in_range(split: str, dataset: Dataset, n: int) -> None:
+    """Every label names one of the n classes (where the labels can be read without the samples)."""
+    labels = _labels(dataset)
+    if labels is None or not len(labels) or n == 0:
+        return
+    low, high = int(labels.min()), int(labels.max())
+    if low < 0 or high >= n:
+        raise NetspecError(Problem(f"the {split} data has the label {high if high >= n else low}, but its "
+                                   f"{n} classes are numbered 0 to {n - 1}", ("data", "dataset"),
+                                   ("check the labels (y_train, y_test) and the class names",)))
+
+
+def _labels(dataset: Dataset) -> torch.Tensor | None:
+    if isinstance(dataset, Subset):
+        inner = _labels(dataset.dataset)
+        return None if inner is None else inner[torch.as_tensor(dataset.indices, dtype=torch.long)]
+    labels = dataset.y if isinstance(dataset, TensorData) else getattr(dataset, "targets", None)
+    return None if labels is None else torch.as_tensor(labels)

@@ -354,3 +354,14 @@ def test_an_npz_of_floats_for_a_token_id_model_is_a_located_error_not_ids_of_zer
     assert x.dtype == torch.float32 and float(x[0]) == 50.0
     ids = load_data({"dataset": "npz", "root": str(tmp_path / "ints.npz")}, (50,), "int64").train[1][0]
     assert ids.dtype == torch.int64 and int(ids[-1]) == 99
+
+
+def test_a_label_beyond_the_classes_is_a_located_error_before_training(tmp_path):
+    arrays = write_npz(tmp_path / "light.npz")
+    arrays["y_test"][3] = 2  # two class names, "dark" and "bright": 2 names no class
+    np.savez(tmp_path / "light.npz", **arrays)
+    model = {"input": [1, 6, 6], "layers": ["Flatten", {"Linear": 2}]}
+    spec = write_spec(tmp_path / "light.yaml", model, {"dataset": "npz", "root": str(tmp_path / "light.npz")})
+    code, out, err = run_cli("train", spec)
+    assert code == 1 and "Traceback" not in err and not (tmp_path / "runs").exists()
+    assert "error: the test data has the label 2, but its 2 classes are numbered 0 to 1" in err
