@@ -125,7 +125,9 @@ class Trainer:
             self.run_dir = self.spec["output"]["dir"] = resume
             if self.world.main:
                 remove_leftovers(resume, ("last.pt", "best.pt", "metrics.csv", "spec.yaml"))
-            self._restore(checkpoint.load(os.path.join(resume, "last.pt")))
+            # rank 0 reads it and hands it to the others: every rank goes on from the same epoch and weights
+            self._restore(self.world.from_main(checkpoint.load(os.path.join(resume, "last.pt"))
+                                               if self.world.main else None))
             return
         if self.world.main:
             self.run_dir = rundir.choose(self.spec["output"]["dir"])
