@@ -28,3 +28,14 @@ def pytest_configure(config):
 @pytest.fixture
 def regen_golden(request) -> bool:
     return request.config.getoption("--regen-golden")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors run faster on one thread: for the modules that ask (the others keep their setting)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -56,7 +56,7 @@ import netspec
 from netspec.registry import layers
 from tests.helpers import ROOT, examples, run_cli
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
 
 SEEDS = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "tests" / "specs" / "valid").glob("*.yaml"))
 FOUND_DIR = ROOT / "tests" / "specs" / "fuzz_found"
@@ -127,15 +127,6 @@ def tolerating_known(prop, path: Path, content: str | bytes, *args):
             raise
         event(f"known defect: {', '.join(known)}")
         return None
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors run faster on one thread; the other test files keep their setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ import netspec
 from netspec.registry import REQUIRED, layers
 from tests.helpers import examples, spec
 
-pytestmark = pytest.mark.filterwarnings("ignore")
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
 
 BATCH = 2
 OMIT = object()  # an argument the spec leaves out
@@ -40,15 +40,6 @@ class Case:
     shape: tuple[int, ...]
     dtype: str = "float32"
     truth: dict = field(default_factory=dict)  # what torch needs for inferred arguments left out
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors run faster on one thread; the other test files keep their setting."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 # Strategy helpers; those with `draw` run inside a composite strategy. ---------------------
