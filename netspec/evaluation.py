@@ -9,6 +9,7 @@ import torch
 from . import checkpoint
 from .catalog import ONE_HOT_LOSSES
 from .errors import NetspecError, Problem
+from .objectives import sums
 
 
 def targets(y: torch.Tensor, out: torch.Tensor, loss_name: str) -> torch.Tensor:
@@ -26,14 +27,13 @@ def run_eval(model, loader, loss_fn, loss_name: str, n_classes: int, device, aut
     model.eval()
     loss_sum = torch.zeros((), device=device, dtype=torch.float64)
     confusion = torch.zeros(n_classes * n_classes, device=device, dtype=torch.long)
-    n, classify = 0, True
+    n, classify, summed = 0, True, sums(loss_fn)
     with torch.no_grad():
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             with autocast():
                 out = model(x)
                 loss = loss_fn(out, targets(y, out, loss_name))
-            summed = getattr(loss_fn, "reduction", "mean") == "sum"
             loss_sum += loss.detach().double() * (1 if summed else x.shape[0])  # the per-sample losses' sum
             n += x.shape[0]
             classify = classify and out.dim() == 2 and not y.is_floating_point() and n_classes > 0

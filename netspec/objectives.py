@@ -31,6 +31,11 @@ def make_loss(spec) -> tuple[str, torch.nn.Module]:
     return name, _construct(getattr(torch.nn, name), name, ("train", "loss"), **args)
 
 
+def sums(loss_fn) -> bool:
+    """Whether the loss adds up its samples (reduction `sum`) rather than averaging them."""
+    return getattr(loss_fn, "reduction", "mean") == "sum"
+
+
 def make_optimizer(spec, params):
     name, args = _named(spec)
     return _construct(getattr(torch.optim, name), name, ("train", "optimizer"), params, **args)

@@ -20,7 +20,7 @@ from .evaluation import run_eval, targets
 from .fastdata import loaders
 from .guard import gpu_problem
 from .loader import Document, load
-from .objectives import make_loss, make_optimizer, make_scheduler
+from .objectives import make_loss, make_optimizer, make_scheduler, sums
 
 
 @dataclass
@@ -211,7 +211,7 @@ class Trainer:
         loss_sum = torch.zeros((), device=self.device, dtype=torch.float64)
         bad = torch.full((), -1, device=self.device, dtype=torch.long)
         n, total, batch, world = 0, len(self.data.train), self.spec["data"]["batch_size"], self.world
-        summed = getattr(self.loss_fn, "reduction", "mean") == "sum"  # else a mean over the batch
+        summed = sums(self.loss_fn)  # else a mean over the batch
         for i, (x, y) in enumerate(self.loader):
             x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
             if self.spec["train"]["channels_last"] and x.dim() == 4:
