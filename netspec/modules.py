@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .heavy import import_torch
+
 
 class Add(torch.nn.Module):
     """The sum of its inputs (a skip connection)."""
@@ -95,7 +97,7 @@ def torchvision_model(model: str, weights=None, **kwargs) -> torch.nn.Module:
     """A torchvision classification model; weights that cannot be downloaded get a clear error."""
     import os
 
-    import torchvision
+    torchvision = import_torch(vision=True)
 
     from .errors import NetspecError, Problem
 
