@@ -2,10 +2,13 @@
 """How fast `netspec check` answers: wall time of the whole process, median of 5 runs.
 
 usage: python bench/check_speed.py [--runs 5]
-Prints the median and all runs for specs/cifar.yaml, a generated 1,000-layer spec and a
-torchvision.resnet50 spec, and the import time of netspec.cli (which must not import torch).
+Prints the median and all runs for specs/cifar.yaml, a generated 1,000-layer spec, torchvision
+specs (an input and class count the shipped table has, a class count it has not, and an input it
+has not, checked with an empty shape cache each run), and the import time of netspec.cli (which
+must not import torch).
 """
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,11 +28,12 @@ def thousand_layers() -> str:
     return "\n".join(lines) + "\n"
 
 
-def timed(argv: list[str], runs: int) -> list[float]:
+def timed(argv: list[str], runs: int, tmp: str) -> list[float]:
     times = []
-    for _ in range(runs):
+    for run in range(runs):
+        env = dict(os.environ, XDG_CACHE_HOME=os.path.join(tmp, f"cache-{len(argv)}-{run}"))  # empty each run
         t = time.perf_counter()
-        r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+        r = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, env=env)
         times.append(time.perf_counter() - t)
         if r.returncode != 0:
             sys.exit(f"{' '.join(argv)} failed:\n{r.stderr}")
@@ -44,15 +48,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         big = Path(tmp) / "thousand.yaml"
         big.write_text(thousand_layers())
-        vision = Path(tmp) / "vision.yaml"
-        vision.write_text("netspec: 1\nmodel:\n  input: [3, 224, 224]\n  layers:\n    - torchvision.resnet50: 10\n")
+        vision = {}
+        for name, size, classes in (("shipped", 224, 10), ("classes", 224, 7), ("input", 100, 10)):
+            vision[name] = Path(tmp) / f"{name}.yaml"
+            vision[name].write_text(f"netspec: 1\nmodel:\n  input: [3, {size}, {size}]\n  layers:\n"
+                                    f"    - torchvision.resnet50: {classes}\n")
         cases = {"specs/cifar.yaml": check + ["specs/cifar.yaml"], "1,000-layer spec": check + [str(big)],
-                 "torchvision.resnet50 (shipped shapes)": check + [str(vision)],
+                 "torchvision.resnet50, 224, 10 classes": check + [str(vision["shipped"])],
+                 "torchvision.resnet50, 224, 7 classes": check + [str(vision["classes"])],
+                 "torchvision.resnet50, 100x100 (measured)": check + [str(vision["input"])],
                  "python -c pass (interpreter start)": [sys.executable, "-c", "pass"],
                  "import netspec.cli": [sys.executable, "-c", "import netspec.cli"]}
         for name, argv in cases.items():
-            t = timed(argv, runs)
-            print(f"{name:38s} median {statistics.median(t):.3f} s   runs: {' '.join(f'{x:.3f}' for x in t)}")
+            t = timed(argv, runs, tmp)
+            print(f"{name:42s} median {statistics.median(t):.3f} s   runs: {' '.join(f'{x:.3f}' for x in t)}")
 
 
 if __name__ == "__main__":

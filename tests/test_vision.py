@@ -69,6 +69,56 @@ def test_the_shipped_table_agrees_with_torchvision():
         assert shipped[key] == vision._measure(model, kwargs, tuple(shape)), key
 
 
+@pytest.mark.parametrize("model,shape,classes", [("resnet50", [3, 224, 224], 7), ("squeezenet1_1", [3, 96, 96], 3),
+                                                 ("inception_v3", [3, 299, 299], 1), ("vit_b_16", [3, 224, 224], 37),
+                                                 ("googlenet", [3, 64, 64], 250), ("alexnet", [3, 32, 32], 5),
+                                                 ("swin_t", [3, 128, 128], 4096)])
+def test_a_class_count_the_table_lacks_is_answered_from_it_as_torchvision_builds_it(model, shape, classes):
+    from netspec.layers import vision
+
+    kwargs = {"num_classes": classes}
+    answer = vision._any_classes(model, kwargs, tuple(shape))
+    assert answer is not None and cache_key_missing(vision, model, kwargs, shape)
+    assert answer == vision._measure(model, kwargs, tuple(shape))
+
+
+def cache_key_missing(vision, model, kwargs, shape) -> bool:
+    return vision.cache_key(model, kwargs, tuple(shape)) not in vision._shipped()
+
+
+def test_other_arguments_or_inputs_are_not_guessed_from_the_table():
+    from netspec.layers import vision
+
+    assert vision._any_classes("resnet18", {"num_classes": 7}, (3, 100, 100)) is None  # an input it lacks
+    assert vision._any_classes("resnet18", {"num_classes": 7, "width_per_group": 32}, (3, 224, 224)) is None
+    assert vision._any_classes("vit_b_16", {"num_classes": 7, "image_size": 64}, (3, 64, 64)) is None
+
+
+@pytest.mark.parametrize("entry,expected", [("torchvision.resnet50: 7", "23,522,375"),
+                                            ("torchvision.resnet18: {weights: DEFAULT}", "11,689,512"),
+                                            ("torchvision.resnet18: {weights: IMAGENET1K_V3}",
+                                             "has no weights `IMAGENET1K_V3`")])
+def test_any_class_count_and_the_weights_need_no_torch(tmp_path, entry, expected):
+    f = tmp_path / "v.yaml"
+    f.write_text(f"netspec: 1\nmodel:\n  input: [3, 224, 224]\n  layers:\n    - {entry}\n")
+    r = _no_torch_probe(f, dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache")))
+    assert r.stdout.splitlines()[-1] == "NO-TORCH", r.stderr
+    assert expected in r.stdout + r.stderr
+
+
+def test_the_shipped_weights_names_and_classes_are_torchvisions():
+    import torchvision
+
+    from netspec.layers import vision
+
+    shipped = vision._table()["weights"]
+    assert sorted(shipped) == sorted(vision.MODELS)
+    for model in vision.MODELS:
+        enum = torchvision.models.get_model_weights(model)
+        expected = {w.name: len(w.meta["categories"] or []) for w in enum}  # vgg16 IMAGENET1K_FEATURES: None
+        assert shipped[model] == {**expected, "DEFAULT": expected[enum.DEFAULT.name]}, model
+
+
 def test_the_shape_cache_spares_torch_the_second_time(tmp_path):
     f = tmp_path / "v.yaml"
     f.write_text("netspec: 1\nmodel:\n  input: [3, 40, 40]\n  layers:\n    - torchvision.resnet18: 10\n")
@@ -140,3 +190,21 @@ def test_the_shipped_vgg16_spec_is_torchvisions_vgg16_with_10_classes():
         reference = torchvision.models.vgg16(num_classes=10)
     assert report.total_params == 134_301_514 == sum(p.numel() for p in reference.parameters())
     assert report.output.shape == (10,)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_torch_is_imported_with_the_collector_paused_and_left_as_it_was(enabled, monkeypatch):
+    import gc
+
+    import torchvision
+
+    from netspec.heavy import import_torch
+
+    (gc.enable if enabled else gc.disable)()
+    seen = []
+    monkeypatch.setattr(gc, "disable", lambda real=gc.disable: (seen.append("disable"), real())[1])
+    try:
+        assert import_torch() is torch and import_torch(vision=True) is torchvision
+        assert gc.isenabled() is enabled and seen == ["disable", "disable"]
+    finally:
+        gc.enable()

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Write netspec/layers/torchvision_shapes.json: the shapes, parameters and MACs of every torchvision
-model netspec offers, for the common inputs and class counts, so that `netspec check` of a spec
-that uses one of them answers without importing torch. Run it again after upgrading torchvision.
+model netspec offers, for the common inputs and class counts, and each model's weights names with
+their class counts, so that `netspec check` of a spec that uses one of them answers without
+importing torch. It stops if a figure is not a + b * num_classes, the rule netspec uses for class
+counts the table lacks. Run it again after upgrading torchvision.
 
 usage: python tools/make_torchvision_shapes.py
 """
@@ -13,10 +15,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from netspec.layers import vision  # noqa: E402
 from netspec.layers.vision import MODELS, _measure, cache_key  # noqa: E402
 
 SHAPES = ([3, 224, 224], [3, 32, 32], [3, 64, 64], [3, 96, 96], [3, 128, 128], [3, 299, 299])
-CLASSES = (None, 2, 10, 100)
+CLASSES = (None, 2, 10, 100)  # None: the default, 1000; vision.SAMPLED_CLASSES
 
 
 def main() -> None:
@@ -27,8 +30,16 @@ def main() -> None:
                 kwargs = {} if classes is None else {"num_classes": classes}
                 table[cache_key(model, kwargs, tuple(shape))] = _measure(model, kwargs, tuple(shape))
         print(model, flush=True)
+    vision._shipped = lambda: table  # the table as it will be shipped, for the rule's own check
+    for model in MODELS:
+        for shape in SHAPES:
+            for classes in (1, 7):
+                if vision._any_classes(model, {"num_classes": classes}, tuple(shape)) is None:
+                    sys.exit(f"{model} on {shape}: the figures are not a + b * num_classes")
+    weights = {model: vision.weights_of(model) for model in MODELS}
     out = ROOT / "netspec" / "layers" / "torchvision_shapes.json"
-    out.write_text(json.dumps({"torchvision": version("torchvision"), "shapes": table}, sort_keys=True) + "\n")
+    out.write_text(json.dumps({"torchvision": version("torchvision"), "shapes": table, "weights": weights},
+                              sort_keys=True) + "\n")
     print(f"{len(table)} entries in {out}")
 
 

@@ -1,8 +1,9 @@
 """torchvision's classification models as layers: `- torchvision.resnet18: {num_classes: 10, weights: null}`.
 
 Their output shape, parameter count and MACs come from building the model on torch's `meta`
-device (no memory, no weights) and running it there once; the answer is cached on disk, so that
-`netspec check` imports torch only the first time it meets a model, input size and arguments.
+device (no memory, no weights) and running it there once. netspec ships the answers for common
+inputs and any class count; others are cached on disk, so that `netspec check` imports torch only
+the first time it meets a model with another input size or other arguments.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 from functools import lru_cache
 
 from ..atomic import atomic_write
+from ..heavy import import_torch
 from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, fmt, integer
 from .common import need_rank
 
@@ -48,8 +50,9 @@ def _cache() -> dict:
 
 
 @lru_cache(maxsize=1)
-def _shipped() -> dict:
-    """The answers netspec ships for common inputs (tools/make_torchvision_shapes.py), for this torchvision."""
+def _table() -> dict:
+    """What netspec ships for this torchvision (tools/make_torchvision_shapes.py): "shapes" for common
+    inputs and class counts, "weights" with each model's weights names and their class counts."""
     from importlib import resources
     from importlib.metadata import version
 
@@ -57,7 +60,11 @@ def _shipped() -> dict:
         table = json.loads(resources.files("netspec.layers").joinpath("torchvision_shapes.json").read_text())
     except (OSError, ValueError):
         return {}
-    return table["shapes"] if table.get("torchvision") == version("torchvision") else {}
+    return table if table.get("torchvision") == version("torchvision") else {}
+
+
+def _shipped() -> dict:
+    return _table().get("shapes", {})
 
 
 def cache_key(model: str, kwargs: dict, shape: tuple[int, ...]) -> str:
@@ -79,16 +86,48 @@ def probe(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
     key = cache_key(model, kwargs, shape)
     if key in _shipped():
         return _shipped()[key]
+    known = _any_classes(model, kwargs, shape)
+    if known is not None:
+        return known
     if key not in _cache():
         _remember(key, _measure(model, kwargs, shape))
     return _cache()[key]
 
 
+SAMPLED_CLASSES = (2, 10, 100, 1000)  # the table's class counts: 1000, every model's default, is `{}`
+
+
+def _any_classes(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict | None:
+    """The answer for a class count the table lacks, from the counts it has, or None.
+
+    num_classes only sets the width of a model's last layers, so each figure is a + b * num_classes;
+    the four sampled counts must all lie on that line (tools/make_torchvision_shapes.py checks
+    every model and input), and an input the model cannot take gives the same error for each."""
+    if set(kwargs) != {"num_classes"}:
+        return None
+    n = kwargs["num_classes"]
+    found = [_shipped().get(cache_key(model, {} if c == 1000 else {"num_classes": c}, shape)) for c in SAMPLED_CLASSES]
+    if None in found:
+        return None
+    if all("error" in f for f in found) and all(f == found[0] for f in found):
+        return found[0]
+    if any("error" in f or f["shape"] != [c] for f, c in zip(found, SAMPLED_CLASSES)):
+        return None
+    answer = {"shape": [n]}
+    for figure in ("params", "macs", "inner_bytes"):
+        (c0, c1), (f0, f1) = SAMPLED_CLASSES[:2], (found[0][figure], found[1][figure])
+        per_class, rest = divmod(f1 - f0, c1 - c0)
+        if rest or any(f0 + per_class * (c - c0) != f[figure] for f, c in zip(found, SAMPLED_CLASSES)):
+            return None
+        answer[figure] = f0 + per_class * (n - c0)
+    return answer
+
+
 def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
     import warnings
 
+    torchvision = import_torch(vision=True)
     import torch
-    import torchvision
     from torch.utils.flop_counter import FlopCounterMode
 
     try:
@@ -126,29 +165,30 @@ def weights_problem(model: str, weights, num_classes) -> tuple[str, tuple] | Non
     """Whether the weights name exists for the model and fits num_classes; checked without downloading."""
     if weights is None:
         return None
-    key = json.dumps(["weights", model, weights, num_classes])
-    if key not in _cache():
-        _remember(key, {"problem": _weights_problem(model, weights, num_classes)})
-    found = _cache()[key]["problem"]
-    return (found[0], tuple(found[1])) if found else None
-
-
-def _weights_problem(model: str, weights: str, num_classes) -> tuple[str, tuple] | None:
-    import torchvision
-
     from ..errors import did_you_mean
 
-    enum = torchvision.models.get_model_weights(model)
-    names = ["DEFAULT"] + [w.name for w in enum]
-    if weights not in names:
+    known = weights_of(model)
+    if weights not in known:
         return (f"{PREFIX}{model} has no weights `{weights}`",
-                did_you_mean(weights, names) or (f"its weights: {', '.join(names)}",))
-    chosen = enum.DEFAULT if weights == "DEFAULT" else enum[weights]
-    classes = len(chosen.meta.get("categories") or [])
+                did_you_mean(weights, list(known)) or (f"its weights: {', '.join(known)}",))
+    classes = known[weights]
     if num_classes is not None and classes and num_classes != classes:
         return (f"the {weights} weights of {PREFIX}{model} have {classes} classes, but num_classes is {num_classes}",
                 (f"remove num_classes (or set it to {classes}) and put a Linear after the model for your classes",))
     return None
+
+
+def weights_of(model: str) -> dict[str, int]:
+    """{weights name: its class count} of a model, DEFAULT included: shipped, cached, or read from torchvision."""
+    if model in _table().get("weights", {}):
+        return _table()["weights"][model]
+    key = json.dumps(["weights", model])
+    if key not in _cache():
+        torchvision = import_torch(vision=True)
+        enum = torchvision.models.get_model_weights(model)
+        known = {w.name: len(w.meta.get("categories") or []) for w in enum}
+        _remember(key, {"DEFAULT": known[enum.DEFAULT.name], **known})
+    return _cache()[key]
 
 
 def _rule(model: str):
