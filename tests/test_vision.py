@@ -24,7 +24,8 @@ def _own_cache(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("model,shape", [("resnet18", [3, 64, 64]), ("mobilenet_v3_small", [3, 32, 32]),
-                                         ("squeezenet1_1", [3, 48, 48]), ("vgg11", [3, 32, 32])])
+                                         ("squeezenet1_1", [3, 48, 48]), ("vgg11", [3, 32, 32]),
+                                         ("regnet_x_400mf", [3, 64, 64]), ("efficientnet_b0", [3, 64, 64])])
 def test_a_model_alone_agrees_with_torchvision(model, shape):
     report = netspec.check(spec([{f"torchvision.{model}": {"num_classes": 7, "weights": None}}], input_shape=shape))
     assert report.valid, [p.message for p in report.errors]
@@ -106,6 +107,14 @@ def test_any_class_count_and_the_weights_need_no_torch(tmp_path, entry, expected
     assert expected in r.stdout + r.stderr
 
 
+def test_every_classification_model_of_torchvision_is_a_layer():
+    import torchvision
+
+    from netspec.layers import vision
+
+    assert sorted(vision.MODELS) == sorted(torchvision.models.list_models(module=torchvision.models))
+
+
 def test_the_shipped_weights_names_and_classes_are_torchvisions():
     import torchvision
 
@@ -119,16 +128,69 @@ def test_the_shipped_weights_names_and_classes_are_torchvisions():
         assert shipped[model] == {**expected, "DEFAULT": expected[enum.DEFAULT.name]}, model
 
 
-def test_the_shape_cache_spares_torch_the_second_time(tmp_path):
+def test_a_check_measures_in_a_child_process_and_reads_the_cache_the_second_time(tmp_path):
     f = tmp_path / "v.yaml"
     f.write_text("netspec: 1\nmodel:\n  input: [3, 40, 40]\n  layers:\n    - torchvision.resnet18: 10\n")
     env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
-    first, second = _no_torch_probe(f, env), _no_torch_probe(f, env)
-    assert first.returncode == second.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[-1] == "TORCH" and second.stdout.splitlines()[-1] == "NO-TORCH"
-    assert "11,181,642" in second.stdout
+    first = _no_torch_probe(f, env)
+    assert first.returncode == 0 and first.stdout.splitlines()[-1] == "NO-TORCH", first.stderr
+    assert "11,181,642" in first.stdout
     (cache,) = (tmp_path / "cache" / "netspec").iterdir()
-    assert any('"resnet18"' in k for k in json.loads(cache.read_text()))
+    entries = json.loads(cache.read_text())
+    (key,) = [k for k in entries if '"resnet18"' in k]
+    entries[key]["params"] = 1234  # what the second check shows if it reads the cache and measures nothing
+    cache.write_text(json.dumps(entries))
+    second = _no_torch_probe(f, env)
+    assert second.stdout.splitlines()[-1] == "NO-TORCH" and "1,234" in second.stdout, second.stderr
+
+
+@pytest.mark.parametrize("model,kwargs,shape", [("resnet18", {"num_classes": 3}, (3, 40, 40)),
+                                                ("regnet_x_400mf", {}, (3, 50, 70)),  # built on the CPU
+                                                ("alexnet", {"num_classes": 3}, (3, 16, 16)),  # too small
+                                                ("resnet18", {"num_clases": 3}, (3, 40, 40))])  # a wrong argument
+def test_the_child_process_measures_as_torch_with_its_compiler_does(model, kwargs, shape):
+    from netspec.layers import vision
+
+    expected = vision._measure(model, kwargs, shape)
+    assert "torch._dynamo" in sys.modules  # this process has torch's compiler, the child a stand-in
+    assert vision._measure_apart(model, kwargs, shape) == expected
+
+
+def test_when_the_child_process_fails_the_check_measures_in_its_own(monkeypatch):
+    from netspec.layers import vision
+
+    expected = vision._measure("resnet18", {}, (3, 40, 40))
+    monkeypatch.setattr(vision.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "boom"))
+    assert vision._measure_apart("resnet18", {}, (3, 40, 40)) == expected
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    assert vision._measure_apart("resnet18", {}, (3, 40, 40)) == expected
+
+
+def test_with_the_stand_in_the_shipped_table_measures_the_same():
+    """A spread of the table (all of it with --long, 4 minutes) measured as the child measures."""
+    every = 1 if os.environ.get("NETSPEC_TEST_LONG") else 97
+    probe = ("import json, sys\nfrom netspec.layers.measure import _without_the_compiler\n_without_the_compiler()\n"
+             "from netspec.layers import vision\nkeys = sorted(vision._shipped())[::int(sys.argv[1])]\n"
+             "for key in keys:\n    model, kwargs, shape = json.loads(key)\n"
+             "    if vision._measure(model, kwargs, tuple(shape)) != vision._shipped()[key]: print('DIFF', key)\n"
+             "print(len(keys), 'measured;', 'the stand-in' if 'optimize' not in dir(sys.modules['torch._dynamo']) "
+             "else 'the real compiler')\n")
+    r = subprocess.run([sys.executable, "-c", probe, str(every)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    from netspec.layers import vision
+
+    assert r.stdout.splitlines() == [f"{len(range(0, len(vision._shipped()), every))} measured; the stand-in"]
+
+
+def test_the_stand_in_for_torchs_compiler_answers_two_calls_and_refuses_the_rest():
+    probe = ("from netspec.layers.measure import _without_the_compiler\n_without_the_compiler()\n"
+             "import torch, torch._dynamo as d\nfrom torch._dynamo.utils import is_compile_supported\n"
+             "f = lambda: 1\nassert d.disable(f, recursive=False, wrapping=False) is f\n"
+             "assert is_compile_supported('cpu') is False\nd.optimize\n")
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 1 and r.stderr.splitlines()[-1] == (
+        "AttributeError: torch._dynamo.optimize: not in netspec's stand-in for the compiler")
 
 
 def test_an_input_too_small_for_the_model_is_a_located_error():
