@@ -4,7 +4,7 @@ import torch
 
 import netspec
 from netspec.params import ParamError, evaluate
-from tests.helpers import run_cli, spec
+from tests.helpers import ROOT, run_cli, spec
 
 
 def agree(data: dict) -> netspec.Report:
@@ -192,3 +192,46 @@ def test_the_expression_evaluator(text, value):
 def test_the_evaluator_refuses_anything_else(text):
     with pytest.raises(ParamError):
         evaluate(text, {"c": 3}, ())
+
+
+class _BasicBlock(torch.nn.Module):
+    """ResNet's basic block as the paper and torchvision write it, a 1x1 projection where the size changes."""
+
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        nn = torch.nn
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+def _resnet20() -> torch.nn.Module:
+    nn, blocks, cin = torch.nn, [], 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(3):
+            blocks.append(_BasicBlock(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    return nn.Sequential(nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(), *blocks,
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
+
+
+def test_the_shipped_resnet_cifar_spec_is_a_hand_written_resnet20():
+    report = netspec.check(str(ROOT / "specs" / "resnet_cifar.yaml"))
+    reference = _resnet20()
+    assert report.valid and report.total_params == sum(p.numel() for p in reference.parameters()) == 272_474
+    model = netspec.build(report)
+    assert sum(1 for m in model.modules() if isinstance(m, torch.nn.Conv2d)) == 21  # 19 + 2 projections
+    ours, theirs = model.state_dict(), reference.state_dict()  # the same tensors in the same order
+    assert [t.shape for t in ours.values()] == [t.shape for t in theirs.values()]
+    for m in reference.modules():  # BatchNorm statistics that are not the defaults, to be compared too
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-1, 1), m.running_var.uniform_(0.5, 2)
+    model.load_state_dict(dict(zip(ours, reference.state_dict().values())))
+    x = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(model.eval()(x), reference.eval()(x))
