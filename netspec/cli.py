@@ -48,6 +48,19 @@ class _Prefixed:
         self.stream.flush()
 
 
+def _at_least(minimum: int):
+    """An argparse type: a whole number no smaller than minimum."""
+    def whole_number(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"it must be {minimum} or more, not {value}")
+        return value
+    return whole_number
+
+
 def _parser(out: TextIO) -> _Parser:
     p = _Parser(prog="netspec", description="Check, build and run neural networks written as YAML specs.")
     p.add_argument("--version", action="version", version=f"netspec {__version__}")
@@ -57,7 +70,7 @@ def _parser(out: TextIO) -> _Parser:
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--max-params", type=int, metavar="N", dest="max_params",
                        help="allow models up to N parameters whatever this machine's memory")
-    check.add_argument("--depth", type=int, metavar="D",
+    check.add_argument("--depth", type=_at_least(0), metavar="D",
                        help="fold the layers of blocks nested deeper than D into one row per block use (0: all)")
     train = sub.add_parser("train", help="train a spec: checkpoints, metrics and TensorBoard logs in its run folder")
     train.add_argument("spec", nargs="?", metavar="SPEC")

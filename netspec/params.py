@@ -38,6 +38,11 @@ def substitute(value, params: dict, path: Path):
     return value
 
 
+def _shown(text: str) -> str:
+    """The expression as a message shows it: `$(...)`, cut short when long."""
+    return f"`$({text if len(text) <= 40 else text[:37] + '...'})`"
+
+
 def evaluate(text: str, params: dict, path: Path) -> int:
     """Integer arithmetic over params: + - * // and parentheses."""
     tokens, pos = [], 0
@@ -45,14 +50,14 @@ def evaluate(text: str, params: dict, path: Path) -> int:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise ParamError(f"`$({text})` holds `{text[pos:].strip()[:10]}`, which an expression cannot",
+            raise ParamError(f"{_shown(text)} holds `{text[pos:].strip()[:10]}`, which an expression cannot",
                              path, ("use whole numbers, param names, + - * // and parentheses",))
         tokens.append(m.group(1) or m.group(2) or m.group(3))
         pos = m.end()
     parser = _Parser(tokens, params, path, text)
     result = parser.expr(0)
     if parser.i != len(tokens):
-        raise ParamError(f"`$({text})` is not a complete expression", path, ("check the parentheses",))
+        raise ParamError(f"{_shown(text)} is not a complete expression", path, ("check the parentheses",))
     return result
 
 
@@ -61,7 +66,7 @@ class _Parser:
         self.tokens, self.params, self.path, self.text, self.i = tokens, params, path, text, 0
 
     def _fail(self, why: str):
-        raise ParamError(f"`$({self.text})`: {why}", self.path,
+        raise ParamError(f"{_shown(self.text)}: {why}", self.path,
                          ("an expression holds whole numbers, param names, + - * // and parentheses",))
 
     def _peek(self):
@@ -105,12 +110,14 @@ class _Parser:
             self.i += 1
             return value
         if tok.isdigit():
+            if len(tok.lstrip("0")) > 12:
+                self._fail("a number in it is too large")
             return int(tok)
         if tok[0].isalpha() or tok[0] == "_":
             if tok not in self.params:
                 from .errors import did_you_mean
 
-                raise ParamError(f"`$({self.text})` uses `{tok}`, which is not a param of the block", self.path,
+                raise ParamError(f"{_shown(self.text)} uses `{tok}`, which is not a param of the block", self.path,
                                  did_you_mean(tok, self.params) or (f"its params: {', '.join(self.params)}",))
             value = self.params[tok]
             if not isinstance(value, int) or isinstance(value, bool):

@@ -75,11 +75,18 @@ def test_several_specs_and_the_worst_exit_code(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("argv", [["check"], ["check", "--format", "xml", "x.yaml"], ["nope"], [],
-                                  ["check", "/no/such/spec.yaml"], ["layers", "Conv2D"]])
+                                  ["check", "/no/such/spec.yaml"], ["layers", "Conv2D"],
+                                  ["check", "specs/cifar.yaml", "--depth", "-1"],
+                                  ["check", "specs/cifar.yaml", "--depth", "two"]])
 def test_bad_command_line_use_exits_2(argv):
     code, out, err = run_cli(*argv)
     assert code == 2
     assert "Traceback" not in out + err and (err or out)
+
+
+def test_a_negative_depth_says_what_depth_takes():
+    code, _, err = run_cli("check", "specs/cifar.yaml", "--depth", "-1")
+    assert code == 2 and err.endswith("netspec check: error: argument --depth: it must be 0 or more, not -1\n")
 
 
 def test_missing_file_message():
