@@ -56,7 +56,7 @@ class Network(nn.Module):
         return outs[len(self._layers) - 1]
 
 
-def build_layer(info: LayerInfo) -> nn.Module:
+def build_layer(info: LayerInfo, in_place: bool = True) -> nn.Module:
     """One torch layer from its checked arguments (lists become tuples, as torch prefers)."""
     lt = info.node.layer
     if lt.module:
@@ -66,11 +66,42 @@ def build_layer(info: LayerInfo) -> nn.Module:
     else:
         cls = getattr(nn, lt.torch_class or lt.name)
     kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in info.args.items()}
+    if not in_place and kwargs.get("inplace"):
+        kwargs["inplace"] = False
     return cls(**kwargs)
 
 
+def still_read(layers: list[LayerInfo]) -> set[int]:
+    """The layers with `inplace: true` whose input is read again after them (or is the model's input):
+    they must not overwrite it.
+
+    Outputs that are views of their input (Identity, Flatten, Dropout when testing, an in-place
+    layer's) share its memory, and writing into one changes them all: so each output is traced to
+    the output whose memory it uses, and a write is refused while another user of it is yet to read."""
+    last_read: dict[int, int] = {}
+    for k, info in enumerate(layers):
+        for j in info.node.inputs:
+            last_read[j] = k
+    last_read[-1] = len(layers)  # the model's input is the caller's, who may read it again
+    memory: dict[int, int] = {-1: -1}  # output -> the output whose memory it uses
+    users: dict[int, list[int]] = {-1: [-1]}  # memory -> the outputs that use it
+    refused = set()
+    for i, info in enumerate(layers):
+        inputs = info.node.inputs
+        shared = memory[inputs[0]]
+        writes = bool(info.args.get("inplace"))
+        if writes and any(last_read[j] > i for j in users[shared]):
+            refused.add(i)
+            writes = False
+        memory[i] = shared if len(inputs) == 1 and (writes or info.node.layer.views) else i
+        users.setdefault(memory[i], []).append(i)
+    return refused
+
+
 def build_network(layers: list[LayerInfo], x: Tensor) -> Network:
-    net = Network([(info.name, build_layer(info), info.node.inputs) for info in layers])
+    refused = still_read(layers)
+    net = Network([(info.name, build_layer(info, i not in refused), info.node.inputs)
+                   for i, info in enumerate(layers)])
     if x.dtype == "float64":
         net = net.double()
     return net

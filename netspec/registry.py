@@ -91,6 +91,7 @@ class LayerType:
     inputs: tuple[int, int] = (1, 1)  # fewest and most inputs
     stricter: str = ""  # where netspec refuses something torch lets through, and why
     extra_args: bool = False  # takes arguments beyond `args` (a torchvision model's own), checked when built
+    views: bool = False  # its output may share memory with its input (Identity, Flatten; Dropout when testing)
 
     @property
     def required(self) -> list[str]:

@@ -61,3 +61,39 @@ def test_integer_input_into_a_float_layer_is_refused():
     report = netspec.check(spec([{"Linear": 3}], input_shape={"shape": [7], "dtype": "int64"}))
     assert not report.valid and "needs floating-point input" in report.errors[0].message
     assert report.errors[0].hints == ("put an Embedding before it",)
+
+
+X = torch.tensor([[-1.0, 2.0, -3.0, 4.0]])
+
+
+def _run(layers: list) -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """The built model, its output on X, and what X holds afterwards."""
+    model = netspec.build(spec(layers, input_shape=[4])).eval()
+    given = X.clone()
+    with torch.no_grad():
+        return model, model(given), given
+
+
+@pytest.mark.parametrize("layers,expected", [
+    # the ReLU would overwrite x, which the Concat reads after it
+    ([{"Identity": None, "name": "x"}, {"ReLU": {"inplace": True}}, {"Concat": 1, "from": ["x", -1]}],
+     torch.cat([X, X.relu()], 1)),
+    # the same through views of x: Flatten, and Dropout (which passes its input on when testing)
+    ([{"Identity": None, "name": "x"}, "Flatten", {"Dropout": {"inplace": True}}, {"ReLU": {"inplace": True}},
+      {"Add": None, "from": ["x", -1]}], X + X.relu()),
+    ([{"ReLU": {"inplace": True}}, {"Mul": None, "from": ["input", -1]}], X * X.relu()),
+    ([{"Hardtanh": {"inplace": True, "min_val": 0.5}}], X.clamp(0.5, 1)),  # the caller's tensor
+])
+def test_an_in_place_layer_never_overwrites_a_tensor_still_to_be_read(layers, expected):
+    _, out, given = _run(layers)
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(given, X)
+
+
+def test_in_place_layers_stay_in_place_where_nothing_reads_their_input_again():
+    model, out, _ = _run([{"Linear": 4, "name": "x"}, {"Linear": 4}, {"ReLU": {"inplace": True}},
+                          {"Add": None, "from": ["x", -1]}, {"ReLU": {"inplace": True}}])
+    relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    assert [m.inplace for m in relus] == [True, True]
+    x = model.x(X)
+    torch.testing.assert_close(out, (x + model.linear_1(x).relu()).relu())

@@ -147,13 +147,14 @@ _PAD_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect
 
 LAYERS = [
     LayerType("Flatten", {"start_dim": integer(1), "end_dim": integer(-1)}, _flatten, main="start_dim",
-              accepts_int=True, summary="joins dimensions start_dim..end_dim into one",
+              accepts_int=True, summary="joins dimensions start_dim..end_dim into one", views=True,
               stricter="start_dim 0 would merge the batch dimension; torch allows it"),
     LayerType("Unflatten", {"dim": integer(), "unflattened_size": Arg(
         {"type": "array", "items": {"type": "integer"}, "minItems": 1}, kind="list of ints")}, _unflatten,
-        accepts_int=True, summary="splits dimension dim into unflattened_size",
+        accepts_int=True, summary="splits dimension dim into unflattened_size", views=True,
         stricter="dim 0 would split the batch dimension N; torch allows it when the batch size fits"),
-    LayerType("Identity", {}, lambda a, x: Out(x.shape), accepts_int=True, summary="passes its input on"),
+    LayerType("Identity", {}, lambda a, x: Out(x.shape), accepts_int=True, summary="passes its input on",
+              views=True),
     LayerType("Upsample", {"size": Arg(
         {"type": ["integer", "array", "null"], "minimum": 1, "items": {"type": "integer", "minimum": 1},
          "minItems": 1, "maxItems": 3}, None, False, "int or list of ints, one per spatial dimension"),
@@ -168,17 +169,20 @@ LAYERS = [
               summary="(C*r*r, H, W) -> (C, H*r, W*r)", stricter=batched("(N, C, H, W)")),
     LayerType("PixelUnshuffle", {"downscale_factor": integer(minimum=1)}, _pixel_unshuffle,
               main="downscale_factor", summary="(C, H*r, W*r) -> (C*r*r, H, W)", stricter=batched("(N, C, H, W)")),
-    LayerType("Dropout", _p(), _dropout_rule(None, ""), main="p", summary="zeroes random elements while training"),
+    LayerType("Dropout", _p(), _dropout_rule(None, ""), main="p", summary="zeroes random elements while training",
+              views=True),
     LayerType("Dropout1d", _p(), _dropout_rule({1, 2}, "(N, C) or (N, C, L)"), main="p",
-              summary="zeroes random channels while training"),
+              summary="zeroes random channels while training", views=True),
     LayerType("Dropout2d", _p(), _dropout_rule({3}, "(N, C, H, W)"), main="p",
-              summary="zeroes random channels while training", stricter=_dropout_strict("(N, C, H, W)")),
+              summary="zeroes random channels while training", stricter=_dropout_strict("(N, C, H, W)"), views=True),
     LayerType("Dropout3d", _p(), _dropout_rule({4}, "(N, C, D, H, W)"), main="p",
-              summary="zeroes random channels while training", stricter=_dropout_strict("(N, C, D, H, W)")),
-    LayerType("AlphaDropout", _p(), _dropout_rule(None, ""), main="p", summary="dropout that keeps SELU's statistics"),
+              summary="zeroes random channels while training", stricter=_dropout_strict("(N, C, D, H, W)"),
+              views=True),
+    LayerType("AlphaDropout", _p(), _dropout_rule(None, ""), main="p", summary="dropout that keeps SELU's statistics",
+              views=True),
     LayerType("FeatureAlphaDropout", _p(), _dropout_rule(range(2, 64), "(N, C, *)"), main="p",
               summary="AlphaDropout of whole channels",
-              stricter=_dropout_strict("(N, C, *), with at least one dimension after C")),
+              stricter=_dropout_strict("(N, C, *), with at least one dimension after C"), views=True),
 ]
 for _kind, _mode in _PAD_MODES.items():
     for _d in (1, 2, 3):
