@@ -235,3 +235,17 @@ def test_the_shipped_resnet_cifar_spec_is_a_hand_written_resnet20():
     model.load_state_dict(dict(zip(ours, reference.state_dict().values())))
     x = torch.randn(2, 3, 32, 32)
     torch.testing.assert_close(model.eval()(x), reference.eval()(x))
+
+
+@pytest.mark.parametrize("merge,value", [("Add", None), ("Mul", None), ("Concat", 1)])
+def test_a_merge_of_token_ids_and_floats_gives_floats_as_torch_does(merge, value):
+    ids = {"shape": [4], "dtype": "int64"}
+    layers = [{"Embedding": {"num_embeddings": 10, "embedding_dim": 1}}, "Flatten", {merge: value, "from": ["input", -1]}]
+    report = netspec.check(spec(layers + [{"Linear": 3}], input_shape=ids))
+    assert report.valid, [p.message for p in report.errors]
+    assert report.layers[2].output.dtype == "float32"
+    out = netspec.build(report)(torch.randint(0, 10, (2, 4)))
+    assert out.shape == (2, 3) and out.dtype == torch.float32
+    (e,) = netspec.check(spec(layers + [{"Embedding": {"num_embeddings": 10, "embedding_dim": 2}}],
+                              input_shape=ids)).errors  # torch's Embedding refuses float indices
+    assert e.message == "Embedding needs integer token ids as input, but its input is float32"

@@ -5,6 +5,12 @@ from ..registry import Args, LayerType, Out, ShapeError, Tensor, fmt, integer
 from .common import norm_dim
 
 MANY = (2, 64)
+PROMOTION = ("int32", "int64", "float32", "float64")  # torch's type promotion of these: the later one wins
+
+
+def _promoted(xs: tuple[Tensor, ...]) -> str:
+    """The dtype torch gives when it adds, multiplies or concatenates these (int64 and float32: float32)."""
+    return max((x.dtype for x in xs), key=PROMOTION.index)
 
 
 def _same_shapes(a: Args, *xs: Tensor) -> Out:
@@ -13,7 +19,7 @@ def _same_shapes(a: Args, *xs: Tensor) -> Out:
             raise ShapeError(f"{a.layer} needs inputs of equal shape, but {{in0}} gives {fmt(xs[0].shape)} and "
                              f"{{in{j}}} gives {fmt(x.shape)}",
                              ["make the two branches end with the same shape (channels and size)"], inputs=True)
-    return Out(xs[0].shape)
+    return Out(xs[0].shape, dtype=_promoted(xs))
 
 
 def _concat(a: Args, *xs: Tensor) -> Out:
@@ -27,7 +33,7 @@ def _concat(a: Args, *xs: Tensor) -> Out:
                              f"gives {fmt(xs[0].shape)} and {{in{j}}} gives {fmt(x.shape)}",
                              ["make the branches agree in size, or concatenate along another dim"], inputs=True)
     size = sum(x.shape[d - 1] for x in xs)
-    return Out(xs[0].shape[: d - 1] + (size,) + xs[0].shape[d:])
+    return Out(xs[0].shape[: d - 1] + (size,) + xs[0].shape[d:], dtype=_promoted(xs))
 
 
 LAYERS = [
