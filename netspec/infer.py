@@ -53,7 +53,9 @@ def _infer_one(node: Node, inputs: list[Tensor], nodes: list[Node]) -> LayerInfo
     try:
         if any(t.dtype in INT_DTYPES for t in inputs) and not lt.accepts_int:
             raise ShapeError(f"{lt.name} needs floating-point input, but its input holds integers "
-                             f"({inputs[0].dtype}, e.g. token ids)", ["put an Embedding before it"])
+                             f"({inputs[0].dtype}, e.g. token ids)",
+                             ["put an Embedding before it for token ids; for images or other numbers, leave "
+                              "`dtype` out of model.input (float32 is the default)"])
         out = lt.rule(args, *inputs)
         if min(out.shape, default=1) < 1:
             raise ShapeError(f"{lt.name} would produce an empty output {fmt(out.shape)}")
@@ -65,6 +67,6 @@ def _infer_one(node: Node, inputs: list[Tensor], nodes: list[Node]) -> LayerInfo
     except ShapeError as e:
         message = e.message.format(**{f"in{k}": _source(j, nodes) for k, j in enumerate(node.inputs)}) \
             if e.inputs else e.message
-        raise NetspecError(node.problem(message, e.hints, e.arg)) from None
+        raise NetspecError(node.problem(message, e.hints, e.arg, e.at_key)) from None
     return LayerInfo(node, dict(args), Tensor(out.shape, out.dtype or inputs[0].dtype), out.params, out.macs,
                      out.inner_bytes)

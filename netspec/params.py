@@ -50,8 +50,8 @@ def evaluate(text: str, params: dict, path: Path) -> int:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise ParamError(f"{_shown(text)} holds `{text[pos:].strip()[:10]}`, which an expression cannot",
-                             path, ("use whole numbers, param names, + - * // and parentheses",))
+            raise ParamError(f"{_shown(text)} cannot hold `{text[pos:].strip()[:1]}`", path,
+                             ("an expression holds whole numbers, param names, + - * // and parentheses, nothing else",))
         tokens.append(m.group(1) or m.group(2) or m.group(3))
         pos = m.end()
     parser = _Parser(tokens, params, path, text)
@@ -88,7 +88,9 @@ class _Parser:
             self.i += 1
             right = self.factor(depth)
             if op == "//" and right == 0:
-                self._fail("division by zero")
+                shown = ", ".join(f"{k}: {v}" for k, v in self.params.items())
+                raise ParamError(f"{_shown(self.text)} divides by 0, with this use's params {{{shown}}}", self.path,
+                                 ("give the params values that do not make the divisor 0 where the block is used",))
             value = value * right if op == "*" else value // right
             if abs(value) > 10**12:
                 self._fail("the result is too large")

@@ -54,9 +54,9 @@ class ShapeError(Exception):
     """A rule's verdict that its input cannot go through the layer."""
 
     def __init__(self, message: str, hints: tuple[str, ...] | list[str] = (), arg: str | None = None,
-                 inputs: bool = False):
+                 inputs: bool = False, at_key: bool = False):
         super().__init__(message)
-        self.message, self.hints, self.arg = message, tuple(hints), arg
+        self.message, self.hints, self.arg, self.at_key = message, tuple(hints), arg, at_key  # at_key: the arg's name
         self.inputs = inputs  # the message names inputs as {in0}, {in1}, ...: infer says where each comes from
 
 

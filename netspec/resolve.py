@@ -45,11 +45,11 @@ class Node:
             return self.args_path + (arg,)
         return self.path + (self.layer.name,)  # `- MaxPool2d: 2` sets the main argument
 
-    def problem(self, message: str, hints=(), arg: str | None = None) -> Problem:
+    def problem(self, message: str, hints=(), arg: str | None = None, at_key: bool = False) -> Problem:
         """A problem with this layer, located where the spec uses it (and, in a block, where it is defined)."""
         if self.origin is None:
-            return Problem(message, self.arg_path(arg), tuple(hints))
-        note = Problem(f"the entry is defined here, in block `{self.path[1]}`", self.arg_path(arg))
+            return Problem(message, self.arg_path(arg), tuple(hints), at_key=at_key)
+        note = Problem(f"the entry is defined here, in block `{self.path[1]}`", self.arg_path(arg), at_key=at_key)
         return Problem(message, self.origin, tuple(hints), notes=(note,))
 
 
@@ -73,7 +73,7 @@ class _Resolver:
     def __init__(self, blocks: dict):
         self.blocks, self.nodes = blocks, []
         self.counts: dict[tuple[str, str], int] = {}
-        self.taken: set[str] = set()
+        self.taken: dict[str, str] = {}  # name -> the layer or block it was made for, when netspec made it
 
     def fail(self, message: str, path: Path, hints=(), origin: Path | None = None, at_key=False):
         if origin is None:
@@ -95,6 +95,15 @@ class _Resolver:
                 self.fail(f"block `{kind}` takes its params as a mapping", path + (kind,),
                           (f"write e.g. `- {kind}: {{{next(iter(self.blocks[kind].get('params') or {'p': 0}))}: ...}}`",),
                           origin)
+            if kind in layers() and layers()[kind].inputs[0] > 1:  # a merge
+                if "from" not in meta:
+                    self.fail(f"{kind} joins the outputs of several entries, but it has no `from:` naming them", path,
+                              (f"name them, e.g. `from: [stem, -1]` beside `{kind}`",), origin)
+                if meta.get("repeat", 1) > 1:
+                    self.fail(f"{kind} cannot be repeated: each copy after the first would take only the copy "
+                              "before it, one input", path + ("repeat",),
+                              ("remove `repeat`; to repeat a skip connection, put it in a block and repeat the block",),
+                              origin)
             inputs = self.inputs(meta.get("from"), i, outputs, local, declared, first_input, path, origin)
             ins = inputs
             for copy in range(meta.get("repeat", 1)):  # each copy takes the one before
@@ -138,7 +147,10 @@ class _Resolver:
                           "take the outputs of entries above it", where, ("move the entry, or name another one",),
                           origin)
             else:
+                base = ref.rpartition("_")[0] if isinstance(ref, str) else ""
                 self.fail(f"from: there is no entry named `{ref}` before this one", where,
+                          (f"`{base}` names the last copy of a repeated entry; to take an earlier copy, write "
+                           "the copies out one by one",) if base in local else
                           did_you_mean(ref, list(local)) or ("give the entry you mean a `name:`",), origin)
         return tuple(found)
 
@@ -151,8 +163,11 @@ class _Resolver:
                           path + ("name",), (f"choose another name, e.g. {given}_1",), origin)
             local = given if meta.get("repeat", 1) == 1 else f"{given}_{copy + 1}"
             if prefix + local in self.taken:
-                self.fail(f"the name `{given}` is used twice", path + ("name",), ("give each entry its own name",),
-                          origin)
+                made_for = self.taken[prefix + local]
+                self.fail(f"the name `{given}` is used twice" if not made_for else
+                          f"the name `{given}` is taken: netspec gave it to an earlier {made_for} entry",
+                          path + ("name",), ("give each entry its own name",) if not made_for else
+                          (f"choose another name, or give that {made_for} entry a `name:` of its own",), origin)
         else:
             while True:
                 key = (prefix, kind)
@@ -160,7 +175,7 @@ class _Resolver:
                 local = f"{kind.lower().replace('.', '_')}_{self.counts[key]}"
                 if prefix + local not in self.taken:
                     break
-        self.taken.add(prefix + local)
+        self.taken[prefix + local] = "" if "name" in meta else kind
         return prefix + local
 
     def layer(self, kind: str, given: dict, inputs: tuple, path: Path, args_path, name: str, origin,

@@ -60,7 +60,7 @@ def test_embedding_model_on_token_ids():
 def test_integer_input_into_a_float_layer_is_refused():
     report = netspec.check(spec([{"Linear": 3}], input_shape={"shape": [7], "dtype": "int64"}))
     assert not report.valid and "needs floating-point input" in report.errors[0].message
-    assert report.errors[0].hints == ("put an Embedding before it",)
+    assert report.errors[0].hints[0].startswith("put an Embedding before it for token ids; for images")
 
 
 X = torch.tensor([[-1.0, 2.0, -3.0, 4.0]])

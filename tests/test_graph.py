@@ -133,7 +133,7 @@ def with_blocks(layers, blocks):
     (["a"], {"a": {"layers": ["b"]}, "b": {"layers": ["a"]}}, "block `a` uses itself (a -> b -> a)"),
     (["a"], {"a": {"layers": ["ReLU", "a"]}}, "block `a` uses itself (a -> a)"),
     (["b"], {"b": {"params": {"c": 2}, "layers": [{"Linear": "$d"}]}}, "the block has no param `d`"),
-    (["b"], {"b": {"params": {"c": 2}, "layers": [{"Linear": "$(c // 0)"}]}}, "division by zero"),
+    (["b"], {"b": {"params": {"c": 2}, "layers": [{"Linear": "$(c // 0)"}]}}, "divides by 0, with this use's params {c: 2}"),
     ([{"b": 3}], {"b": {"params": {"c": 2}, "layers": ["ReLU"]}}, "takes its params as a mapping"),
 ])
 def test_block_mistakes(layers, blocks, words):

@@ -270,3 +270,21 @@ def test_torch_is_imported_with_the_collector_paused_and_left_as_it_was(enabled,
         assert gc.isenabled() is enabled and seen == ["disable", "disable"]
     finally:
         gc.enable()
+
+
+@pytest.mark.parametrize("model", ["resnet18", "vit_b_16", "squeezenet1_1"])
+@pytest.mark.parametrize("channels", [1, 4])
+def test_an_input_without_3_channels_is_refused_as_torch_refuses_it(model, channels):
+    from netspec.layers import vision
+
+    assert "error" in vision._measure(model, {}, (channels, 224, 224))  # torch's own verdict
+    (e,) = netspec.check(spec([{f"torchvision.{model}": 10}], input_shape=[channels, 224, 224])).errors
+    assert e.message.startswith(f"torchvision.{model} takes colour images of 3 channels, but its input has {channels}")
+    assert e.hints == ("give model.input 3 channels ([3, 224, 224]), or put a Conv2d with out_channels: 3 before "
+                       "the model",)
+
+
+def test_an_unknown_argument_is_named_with_did_you_mean():
+    (e,) = netspec.check(spec([{"torchvision.mobilenet_v2": {"width_mul": 0.5}}], input_shape=[3, 64, 64])).errors
+    assert (e.message, e.hints) == ("torchvision.mobilenet_v2 has no argument `width_mul`", ("did you mean width_mult?",))
+    assert e.path == ("model", "layers", 0, "torchvision.mobilenet_v2", "width_mul") and e.at_key

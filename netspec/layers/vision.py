@@ -15,7 +15,7 @@ from functools import lru_cache
 
 from ..atomic import atomic_write
 from ..heavy import import_torch
-from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, fmt, integer
+from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, channels, fmt, integer
 from .common import need_rank
 
 MODELS = (
@@ -33,13 +33,14 @@ MODELS = (
     "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2",
 )
 PREFIX = "torchvision."
+CACHE_FORMAT = 2  # raised when a measurement's answer changes, so that older cached answers are not read
 
 
 def _cache_path() -> str:
     from importlib.metadata import version
 
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "netspec", f"torchvision-{version('torchvision')}-shapes.json")
+    return os.path.join(base, "netspec", f"torchvision-{version('torchvision')}-shapes-{CACHE_FORMAT}.json")
 
 
 @lru_cache(maxsize=1)
@@ -183,8 +184,7 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
                 with _drawing_nothing():
                     net = torchvision.models.get_model(model, weights=None, **kwargs).eval().to("meta")
     except (TypeError, ValueError) as e:
-        return {"error": f"{PREFIX}{model} does not accept these arguments: {e}",
-                "hint": "see torchvision's documentation of the model for its arguments"}
+        return _argument_error(model, e)
     params = sum(p.numel() for p in net.parameters())
     counter = FlopCounterMode(display=False)
     kept = []  # the outputs of the model's own layers, as a forward pass keeps them
@@ -203,6 +203,34 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
     inner = 4 * (sum(kept) - out.numel())
     return {"shape": list(out.shape[1:]), "params": params, "macs": counter.get_total_flops() // 2,
             "inner_bytes": max(inner, 0)}
+
+
+def _argument_error(model: str, e: Exception) -> dict:
+    """The answer for arguments the model refused: an unknown one by name, with "did you mean"."""
+    import re
+
+    from ..errors import did_you_mean
+
+    unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
+    if not unknown:
+        return {"error": f"{PREFIX}{model} does not accept these arguments: {e}",
+                "hint": "see torchvision's documentation of the model for its arguments"}
+    import inspect
+
+    import torch
+    import torchvision
+
+    with torch.device("meta"), _drawing_nothing():
+        try:
+            known = [p for p in inspect.signature(type(torchvision.models.get_model(model)).__init__).parameters
+                     if p not in ("self", "args", "kwargs")]
+        except NotImplementedError:  # RegNet: its widths are computed from values
+            known = []
+    name = unknown.group(1)
+    return {"error": f"{PREFIX}{model} has no argument `{name}`", "arg": name,
+            "hint": (did_you_mean(name, known + ["weights"]) or
+                     (f"its arguments: {', '.join(known + ['weights'])}" if known else
+                      "see torchvision's documentation of the model for its arguments",))[0]}
 
 
 def weights_problem(model: str, weights, num_classes) -> tuple[str, tuple] | None:
@@ -238,13 +266,17 @@ def weights_of(model: str) -> dict[str, int]:
 def _rule(model: str):
     def rule(a: Args, x: Tensor) -> Out:
         need_rank(a.layer, x, {3}, "(N, C, H, W)")
+        if x.shape[0] != 3:  # each of them starts with a convolution of 3 input channels
+            raise ShapeError(f"{a.layer} takes colour images of 3 channels, but its input has {channels(x.shape[0])}",
+                             [f"give model.input 3 channels ([3, {x.shape[1]}, {x.shape[2]}]), or put a "
+                              "Conv2d with out_channels: 3 before the model"])
         kwargs = {k: v for k, v in a.items() if k not in ("weights", "model") and v is not None}
         wrong = weights_problem(model, a.get("weights"), a.get("num_classes"))
         if wrong:
             raise ShapeError(wrong[0], wrong[1], arg="weights")
         result = probe(model, kwargs, x.shape)
         if "error" in result:
-            raise ShapeError(result["error"], [result["hint"]])
+            raise ShapeError(result["error"], [result["hint"]], arg=result.get("arg"), at_key="arg" in result)
         a["model"] = model  # for the builder
         return Out(tuple(result["shape"]), result["params"], result["macs"], inner_bytes=result["inner_bytes"])
     return rule

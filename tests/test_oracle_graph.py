@@ -1,0 +1,391 @@
+"""torch is the oracle for wiring and blocks, as tests/test_oracle.py is for single layers.
+
+Hypothesis draws small networks: chains of Conv2d, pools, BatchNorm2d and ReLU with skips (Add, Mul,
+Concat over `from`: names, negative offsets, `input`) and `repeat`, ending now and then in Flatten and
+Linear; and models made of random `blocks:` (a residual block with an Identity named x, a down-sampling
+block, a stage block that uses the others), their params written with `$name` and `$(expr)`, used with
+random params and `repeat`. Beside each spec the strategy writes the same network as a plain list of
+steps, params substituted in Python, and a small interpreter here runs it with torch.nn modules and
+torch.add / torch.mul / torch.cat on a seeded batch of 2 (never with netspec.build).
+
+The checker must call the spec valid exactly when torch runs it, blame no entry before the one torch
+fails at, and for a valid spec give torch's output shape (and every layer's), its parameter count, and a
+module from netspec.build with the same output shape and parameters. Where netspec is stricter than torch
+on purpose (Add and Mul of shapes torch would broadcast, an empty output), torch's run counts as a refusal.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from functools import reduce
+
+import pytest
+import torch
+from hypothesis import event, given, note, settings
+from hypothesis import strategies as st
+from torch import nn
+
+import netspec
+from tests.helpers import examples, spec
+
+pytestmark = [pytest.mark.filterwarnings("ignore"), pytest.mark.usefixtures("one_thread")]
+
+BATCH = 2
+MERGES = ("Add", "Mul", "Concat")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One layer of the reference network: a torch.nn class name (or a merge) and its given arguments.
+
+    sources: for a merge, the indices of the steps it joins (-1: the model input); other steps take the
+    step before. entry: the index in the model's layer list that the step comes from (for blame).
+    """
+
+    kind: str
+    args: dict = field(default_factory=dict)
+    sources: tuple = ()
+    entry: int = 0
+
+
+@dataclass
+class Case:
+    document: dict
+    shape: tuple[int, ...]
+    steps: list[Step]
+
+
+# The torch reference. --------------------------------------------------------------------------
+
+class Stricter(Exception):
+    """torch runs it, netspec refuses it on purpose (see the `stricter` notes of Add and Mul)."""
+
+
+@dataclass
+class Outcome:
+    shape: tuple[int, ...] = ()
+    shapes: list = field(default_factory=list)  # every step's output shape, with the batch
+    params: int = 0
+    error: Exception | None = None
+    at: int = -1  # the layer-list entry of the step torch failed at
+
+
+def _module(step: Step, x: torch.Tensor) -> nn.Module:
+    """The torch.nn module of a step, sizes torch needs but the spec leaves out taken from the input x."""
+    inferred = {"Conv2d": "in_channels", "BatchNorm2d": "num_features", "Linear": "in_features"}
+    kwargs = dict(step.args)
+    if step.kind in inferred and inferred[step.kind] not in kwargs:
+        kwargs[inferred[step.kind]] = x.shape[1] if step.kind != "Linear" else x.shape[-1]
+    return getattr(nn, step.kind)(**kwargs)
+
+
+def _merge(step: Step, xs: list[torch.Tensor]) -> torch.Tensor:
+    if step.kind == "Concat":
+        return torch.cat(xs, dim=step.args.get("dim", 1))
+    y = reduce(torch.add if step.kind == "Add" else torch.mul, xs)
+    if any(x.shape != xs[0].shape for x in xs):
+        raise Stricter(f"{step.kind} broadcasts {[tuple(x.shape) for x in xs]} to {tuple(y.shape)}")
+    return y
+
+
+def torch_outcome(case: Case, seed: int = 0) -> Outcome:
+    """Run the steps in eval mode on a seeded randn batch of 2."""
+    torch.manual_seed(seed)
+    values = {-1: torch.randn((BATCH,) + case.shape)}
+    out = Outcome()
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, step in enumerate(case.steps):
+            try:
+                if step.kind in MERGES:
+                    y = _merge(step, [values[j] for j in step.sources])
+                else:
+                    module = _module(step, values[i - 1]).eval()
+                    out.params += sum(p.numel() for p in module.parameters())
+                    y = module(values[i - 1])
+                if 0 in y.shape:  # netspec refuses an empty output on purpose
+                    raise Stricter(f"torch returns an empty output {tuple(y.shape)}")
+            except Exception as e:  # any refusal, at construction or in forward, is torch's "invalid"
+                return Outcome(error=e, at=step.entry)
+            values[i] = y
+            out.shapes.append(tuple(y.shape))
+    out.shape = out.shapes[-1]
+    return out
+
+
+def assert_agrees(case: Case) -> None:
+    report = netspec.check(case.document)  # never raises: a refusal is a report with errors
+    oracle = torch_outcome(case)
+    verdict = "valid" if report.valid else "; ".join(f"{p.message} at {p.path}" for p in report.errors)
+    note(f"spec: {case.document}\nsteps: {case.steps}\nchecker: {verdict}\ntorch: {oracle.error!r} at entry "
+         f"{oracle.at}")
+    event("valid" if oracle.error is None else f"refused: {type(oracle.error).__name__}")
+    assert report.valid == (oracle.error is None), f"checker says {verdict!r}, torch says {oracle.error!r}"
+    if not report.valid:
+        assert report.errors
+        blamed = [p.path[2] for p in report.errors if tuple(p.path[:2]) == ("model", "layers")]
+        assert all(i >= oracle.at for i in blamed), (
+            f"checker blames entries {blamed}, but torch runs every entry before {oracle.at}")
+        # (argument errors, such as a negative padding, are all reported before any shape error)
+        if isinstance(oracle.error, Stricter) and "broadcasts" in str(oracle.error) and oracle.at in blamed:
+            assert any("equal shape" in p.message for p in report.errors), verdict
+        return
+    assert (BATCH,) + report.output.shape == oracle.shape, "output shape"
+    assert [(BATCH,) + info.output.shape for info in report.layers] == oracle.shapes, "every layer's shape"
+    assert report.total_params == oracle.params, "parameters"
+    model = netspec.build(report).eval()
+    assert sum(p.numel() for p in model.parameters()) == oracle.params, "parameters of netspec.build"
+    torch.manual_seed(0)
+    with torch.no_grad():
+        y = model(torch.randn((BATCH,) + case.shape))
+    assert tuple(y.shape) == oracle.shape, "output of netspec.build"
+
+
+# Random graphs. --------------------------------------------------------------------------------
+
+def _omit_or(draw, strategy):
+    """A value of strategy, or None for an argument left out."""
+    return draw(st.one_of(st.none(), strategy))
+
+
+def _given(**args) -> dict:
+    return {k: v for k, v in args.items() if v is not None}
+
+
+@st.composite
+def graphs(draw) -> Case:
+    size = st.one_of(st.integers(1, 12), st.integers(6, 12))  # mostly room for a few windows
+    c, h, w = draw(st.integers(1, 6)), draw(size), draw(size)
+    channels = [c]  # a guess at each entry's channels (index 0: the input), to make merges agree often
+    entries: list = []
+    steps: list[Step] = []
+    last = []  # per entry, the index of its last step (-1: the input)
+    names: dict[int, str] = {}  # entry -> its name
+    kinds = [draw(st.sampled_from(["Conv2d"] * 3 + ["MaxPool2d", "AvgPool2d", "BatchNorm2d", "ReLU"] +
+                                  ["skip"] * 3 * (i >= 1))) for i in range(draw(st.integers(2, 8)))]
+    if draw(st.booleans()):  # the end: Flatten, maybe Linear, maybe a merge of 2-d and 4-d outputs
+        kinds += ["Flatten"] + ["Linear"] * draw(st.booleans()) + ["skip"] * (draw(st.integers(0, 2)) == 0)
+    flat = False
+    for i, kind in enumerate(kinds):
+        flat = flat or kind == "Flatten"
+        meta = {}
+        if kind in ("Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm2d", "ReLU") and draw(st.integers(0, 5)) == 0:
+            meta["repeat"] = draw(st.integers(1, 3))
+        if draw(st.booleans()):
+            meta["name"] = f"e{i}"
+            names[i] = meta["name"]
+        repeat = meta.get("repeat", 1)
+        if kind == "Conv2d":
+            out = draw(st.one_of(st.integers(1, 6), st.sampled_from(channels)))
+            if draw(st.booleans()):  # size-keeping, so that skips meet
+                k = draw(st.sampled_from([1, 3]))
+                args = _given(out_channels=out, kernel_size=k, padding=k // 2,
+                              stride=draw(st.sampled_from([None, 1])))
+            else:
+                args = _given(out_channels=out, kernel_size=draw(st.integers(1, 4)),
+                              stride=_omit_or(draw, st.integers(1, 2)), padding=_omit_or(draw, st.integers(0, 2)))
+            args |= _given(bias=_omit_or(draw, st.booleans()))
+            if draw(st.integers(0, 9)) == 0:  # in_channels given, right or wrong
+                args["in_channels"] = draw(st.sampled_from(channels[-1:] + [draw(st.integers(1, 6))]))
+            entry = {"Conv2d": args}
+            channels.append(out)
+        elif kind in ("MaxPool2d", "AvgPool2d"):
+            if draw(st.integers(0, 3)) == 0:  # size-keeping
+                args = draw(st.sampled_from([{"kernel_size": 3, "stride": 1, "padding": 1},
+                                             {"kernel_size": 1, "stride": 1}]))
+            else:
+                args = _given(kernel_size=draw(st.integers(1, 3)), stride=_omit_or(draw, st.integers(1, 2)),
+                              padding=_omit_or(draw, st.integers(0, 1)))
+            args |= _given(ceil_mode=_omit_or(draw, st.booleans()))
+            entry = {kind: args["kernel_size"] if list(args) == ["kernel_size"] and draw(st.booleans()) else args}
+            channels.append(channels[-1])
+        elif kind == "BatchNorm2d":
+            args = _given(num_features=_omit_or(draw, st.sampled_from(channels)))
+            entry = {kind: args or None}
+            channels.append(channels[-1])
+        elif kind in ("ReLU", "Flatten"):
+            args, entry = {}, {kind: None}
+            channels.append(channels[-1])
+        elif kind == "Linear":
+            args = {"out_features": draw(st.integers(1, 5))}
+            entry = {kind: args["out_features"]}
+            channels.append(args["out_features"])
+        else:
+            kind = draw(st.sampled_from(MERGES))
+            targets = [draw(st.integers(-1, i - 2))]  # -1: the input; never the entry just before
+            if i >= 2 and draw(st.integers(0, 3)) == 0:
+                targets.append(draw(st.integers(-1, i - 2)))
+            refs = []
+            for t in targets:
+                forms = [t - i]  # a negative offset
+                forms += ["input"] if t == -1 else [names[t]] if t in names else []
+                refs.append(draw(st.sampled_from(forms)))
+            sources = [last[t] if t >= 0 else -1 for t in targets]
+            at = draw(st.integers(0, len(refs)))  # where the entry just before goes among the inputs
+            refs.insert(at, -1 if i - 1 not in names or draw(st.booleans()) else names[i - 1])
+            sources.insert(at, last[i - 1])
+            meta["from"] = refs
+            pick = [channels[t + 1] for t in targets] + [channels[-1]]
+            if kind == "Concat":
+                dim = draw(st.sampled_from([1, -1, 2]) if flat else st.sampled_from([1, 1, 1, -3, 2, 3, -1]))
+                args = {"dim": dim}
+                entry = {kind: draw(st.sampled_from([dim, {"dim": dim}] + ([None] if dim == 1 else [])))}
+                channels.append(sum(pick) if dim in (1, -3) else channels[-1])
+            else:
+                args, entry = {}, {kind: None}
+                channels.append(channels[-1])
+            steps.append(Step(kind, args, tuple(sources), i))
+            entries.append(entry | meta)
+            last.append(len(steps) - 1)
+            continue
+        if not meta and not args and draw(st.booleans()):
+            entry = kind  # the bare name
+        elif meta or draw(st.booleans()):
+            entry = entry | meta
+        elif kind in ("ReLU", "Flatten"):
+            entry = kind
+        steps += [Step(kind, args, (), i)] * repeat
+        entries.append(entry)
+        last.append(len(steps) - 1)
+    return Case(spec(entries, (c, h, w)), (c, h, w), steps)
+
+
+@settings(max_examples=examples(400))
+@given(case=graphs())
+def test_random_graphs_agree_with_torch(case: Case):
+    assert_agrees(case)
+
+
+# Random blocks and block params. ------------------------------------------------------------------
+
+# A param expression as the spec writes it, and its value in Python.
+OUT = [("$channels", lambda p: p["channels"]), ("$(channels * e)", lambda p: p["channels"] * p["e"]),
+       ("$(channels * 2)", lambda p: p["channels"] * 2), ("$(channels + e - 1)", lambda p: p["channels"] + p["e"] - 1)]
+PAD = [("$(k // 2)", lambda p: p["k"] // 2), ("$((k - 1) // 2)", lambda p: (p["k"] - 1) // 2),
+       ("$(k - 2)", lambda p: p["k"] - 2), (0, lambda p: 0), ("$(k // 2 * stride - stride + 1)",
+                                                              lambda p: p["k"] // 2 * p["stride"] - p["stride"] + 1)]
+VALUES = {"channels": st.integers(1, 6), "k": st.integers(1, 4), "stride": st.integers(1, 2), "e": st.integers(1, 3),
+          "pool": st.integers(1, 3), "width": st.integers(1, 6)}
+
+
+@dataclass
+class Block:
+    definition: dict
+    expand: object  # (params, steps, entry) -> None: appends the use's steps, params substituted
+
+
+def _res(draw) -> Block:
+    """A residual block: Identity x, conv (stride), maybe BatchNorm, ReLU, maybe a second conv, maybe a merge."""
+    params = {"channels": draw(st.one_of(st.none(), VALUES["channels"])), "k": draw(VALUES["k"]),
+              "stride": draw(VALUES["stride"]), "e": draw(VALUES["e"])}
+    out, pad = draw(st.sampled_from(OUT)), draw(st.sampled_from(PAD))
+    bias = draw(st.sampled_from([None, True, False]))
+    bn, relu_after = draw(st.booleans()), draw(st.booleans())
+    second = draw(st.sampled_from([None, ("$k", "$(k // 2)"), (1, 0)]))
+    merge = draw(st.sampled_from([None, "Add", "Add", "Mul", "Concat"]))
+    x_first = draw(st.booleans())
+    conv = {"out_channels": out[0], "kernel_size": "$k", "stride": "$stride", "padding": pad[0]} | _given(bias=bias)
+    layers = [{"Identity": None, "name": "x"}, {"Conv2d": conv}] + ["BatchNorm2d"] * bn + ["ReLU"]
+    if second:
+        layers.append({"Conv2d": {"out_channels": "$channels", "kernel_size": second[0], "padding": second[1]}})
+    if merge:
+        layers.append({merge: {"dim": 1} if merge == "Concat" else None,
+                       "from": ["x", -1] if x_first else [-1, "x"]})
+    layers += ["ReLU"] * relu_after
+
+    def expand(p: dict, steps: list, entry: int) -> None:
+        x = len(steps)
+        steps.append(Step("Identity", {}, (), entry))
+        steps.append(Step("Conv2d", {"out_channels": out[1](p), "kernel_size": p["k"], "stride": p["stride"],
+                                     "padding": pad[1](p)} | _given(bias=bias), (), entry))
+        steps.extend([Step("BatchNorm2d", {}, (), entry)] * bn + [Step("ReLU", {}, (), entry)])
+        if second:
+            k2 = p["k"] if second[0] == "$k" else 1
+            steps.append(Step("Conv2d", {"out_channels": p["channels"], "kernel_size": k2, "padding": k2 // 2}, (),
+                              entry))
+        if merge:
+            both = (x, len(steps) - 1) if x_first else (len(steps) - 1, x)
+            steps.append(Step(merge, {"dim": 1} if merge == "Concat" else {}, both, entry))
+        steps.extend([Step("ReLU", {}, (), entry)] * relu_after)
+    return Block({"params": params, "layers": layers}, expand)
+
+
+def _down(draw) -> Block:
+    """A 1x1 conv to $channels, then a pool of $pool (MaxPool2d's main argument, or AvgPool2d with padding)."""
+    params = {"channels": draw(VALUES["channels"]), "pool": draw(VALUES["pool"])}
+    avg = draw(st.booleans())
+    pool = {"AvgPool2d": {"kernel_size": "$pool", "padding": "$(pool // 2)"}} if avg else {"MaxPool2d": "$pool"}
+
+    def expand(p: dict, steps: list, entry: int) -> None:
+        steps.append(Step("Conv2d", {"out_channels": p["channels"], "kernel_size": 1}, (), entry))
+        if avg:
+            steps.append(Step("AvgPool2d", {"kernel_size": p["pool"], "padding": p["pool"] // 2}, (), entry))
+        else:
+            steps.append(Step("MaxPool2d", {"kernel_size": p["pool"]}, (), entry))
+    return Block({"params": params, "layers": [{"Conv2d": {"out_channels": "$channels", "kernel_size": 1}}, pool]},
+                 expand)
+
+
+@st.composite
+def block_models(draw) -> Case:
+    c, h, w = draw(st.integers(1, 6)), draw(st.integers(1, 12)), draw(st.integers(1, 12))
+    res, down = _res(draw), _down(draw)
+    inner = draw(st.integers(1, 2))
+    stage = Block({"params": {"width": None}, "layers": [{"down": {"channels": "$width", "pool": 2}},
+                                                         {"res": {"channels": "$width"}, "repeat": inner}]}, None)
+
+    def expand_stage(p: dict, steps: list, entry: int) -> None:
+        down.expand(down.definition["params"] | {"channels": p["width"], "pool": 2}, steps, entry)
+        for _ in range(inner):
+            res.expand(res.definition["params"] | {"channels": p["width"]}, steps, entry)
+    stage.expand = expand_stage
+    blocks = {"res": res, "down": down, "stage": stage}
+
+    entries, steps = [], []
+    if draw(st.booleans()):
+        out = draw(st.integers(1, 6))
+        entries.append({"Conv2d": {"out_channels": out, "kernel_size": 3, "padding": 1}})
+        steps.append(Step("Conv2d", {"out_channels": out, "kernel_size": 3, "padding": 1}, (), 0))
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from(["res", "res", "down", "stage"]))
+        block = blocks[name]
+        defaults = block.definition["params"]
+        given_params = {k: draw(VALUES[k]) for k, v in defaults.items() if v is None or draw(st.booleans())}
+        repeat = draw(st.sampled_from([None, None, 1, 2, 3]))
+        entry = len(entries)
+        if given_params or repeat:
+            entries.append({name: given_params or None} | _given(repeat=repeat))
+        else:
+            entries.append(draw(st.sampled_from([name, {name: None}, {name: {}}])))
+        for _ in range(repeat or 1):
+            block.expand(defaults | given_params, steps, entry)
+    if draw(st.booleans()):
+        out = draw(st.integers(1, 5))
+        entries += ["Flatten", {"Linear": out}]
+        steps += [Step("Flatten", {}, (), len(entries) - 2), Step("Linear", {"out_features": out}, (),
+                                                                   len(entries) - 1)]
+    definitions = {k: b.definition for k, b in blocks.items()}
+    return Case(spec(entries, (c, h, w), blocks=definitions), (c, h, w), steps)
+
+
+@settings(max_examples=examples(250))
+@given(case=block_models())
+def test_random_blocks_agree_with_torch(case: Case):
+    assert_agrees(case)
+
+
+# The interpreter itself, on networks whose answers are known by hand. -------------------------------
+
+def test_the_reference_runs_a_residual_chain_and_refuses_a_mismatch():
+    ok = Case(spec([], (2, 4, 4)), (2, 4, 4), [
+        Step("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}), Step("ReLU"),
+        Step("Add", {}, (-1, 1)), Step("Concat", {"dim": 1}, (2, 0))])
+    outcome = torch_outcome(ok)
+    assert outcome.error is None and outcome.shape == (2, 4, 4, 4) and outcome.params == 2 * 2 * 9 + 2
+    assert outcome.shapes == [(2, 2, 4, 4)] * 3 + [(2, 4, 4, 4)]
+    bad = Case(spec([], (2, 4, 4)), (2, 4, 4), [Step("Conv2d", {"out_channels": 3, "kernel_size": 1}, (), 0),
+                                                 Step("Add", {}, (-1, 0), 1)])
+    assert isinstance(torch_outcome(bad).error, RuntimeError) and torch_outcome(bad).at == 1
+    broadcast = Case(spec([], (2, 4, 4)), (2, 4, 4), [Step("Conv2d", {"out_channels": 1, "kernel_size": 1}),
+                                                       Step("Mul", {}, (-1, 0))])
+    assert isinstance(torch_outcome(broadcast).error, Stricter)
