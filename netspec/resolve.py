@@ -95,6 +95,11 @@ class _Resolver:
                 self.fail(f"block `{kind}` takes its params as a mapping", path + (kind,),
                           (f"write e.g. `- {kind}: {{{next(iter(self.blocks[kind].get('params') or {'p': 0}))}: ...}}`",),
                           origin)
+            repeat = meta.get("repeat", 1)  # in a block, a param's value: checked here
+            if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
+                self.fail(f"repeat must be a whole number, 1 or more, but with this use's params it is {repeat!r}",
+                          path + ("repeat",), ("give the block params that make it 1 or more where it is used",),
+                          origin)
             if kind in layers() and layers()[kind].inputs[0] > 1:  # a merge
                 if "from" not in meta:
                     self.fail(f"{kind} joins the outputs of several entries, but it has no `from:` naming them", path,

@@ -88,6 +88,9 @@ def _block_entry(table: dict[str, LayerType]) -> dict:
     entry = _layer_entry(table)
     entry["description"] = "a layer of a block; `$name` and `$(expr)` stand for the block's params"
     entry["else"] = {k: v for k, v in entry["else"].items() if k != "allOf"}
+    entry["else"]["properties"] = entry["else"]["properties"] | {"repeat": {
+        "type": ["integer", "string"], "minimum": 1, "pattern": r"^\$",
+        "x-expected": "a whole number, `$param` or `$(expression)`", "description": "stack the entry this many times; a number, `$param` or `$(expr)`"}}
     return entry
 
 

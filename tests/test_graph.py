@@ -249,3 +249,14 @@ def test_a_merge_of_token_ids_and_floats_gives_floats_as_torch_does(merge, value
     (e,) = netspec.check(spec(layers + [{"Embedding": {"num_embeddings": 10, "embedding_dim": 2}}],
                               input_shape=ids)).errors  # torch's Embedding refuses float indices
     assert e.message == "Embedding needs integer token ids as input, but its input is float32"
+
+
+def test_repeat_inside_a_block_may_be_a_param():
+    blocks = {"stage": {"params": {"c": 4, "n": 3},
+                        "layers": [{"Conv2d": {"out_channels": "$c", "kernel_size": 3, "padding": 1}, "repeat": "$n"},
+                                   {"Conv2d": {"out_channels": "$c", "kernel_size": 1}, "repeat": "$(n - 1)"}]}}
+    report = agree(spec([{"stage": {"n": 2}}, {"stage": {"c": 6}}], input_shape=[3, 8, 8], blocks=blocks))
+    assert [info.node.layer.name for info in report.layers] == ["Conv2d"] * (2 + 1 + 3 + 2)
+    (e,) = errors(spec([{"stage": {"n": 1}}], input_shape=[3, 8, 8], blocks=blocks))
+    assert e.message == "repeat must be a whole number, 1 or more, but with this use's params it is 0"
+    assert e.path == ("model", "layers", 0) and e.notes[0].path == ("blocks", "stage", "layers", 1, "repeat")
