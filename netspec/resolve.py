@@ -138,8 +138,8 @@ class _Resolver:
         if refs is None:
             return (outputs[-1] if outputs else first,)
         found = []
-        for ref in refs if isinstance(refs, list) else [refs]:
-            where = path + ("from",)
+        for k, ref in enumerate(refs if isinstance(refs, list) else [refs]):
+            where = path + (("from", k) if isinstance(refs, list) else ("from",))
             if isinstance(ref, int):
                 if i + ref < -1:
                     self.fail(f"from: {ref} reaches {-ref} entries back, but this is entry {i + 1} of its list",

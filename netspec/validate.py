@@ -252,6 +252,8 @@ def _unknown_key(path: Path, key: str, allowed: list[str]) -> Problem:
     if path and path[-1] in layers():
         msg = f"{path[-1]} has no argument `{key}`"
         hints = did_you_mean(key, allowed) + (f"`netspec layers {path[-1]}` lists its arguments",)
+        if key == "batch_first":
+            hints = ("netspec always puts the batch first, as (N, L, features): leave batch_first out",)
     elif not path:
         msg, hints = f"unknown top-level key `{key}`", did_you_mean(key, allowed) or (
             f"the top-level keys are {', '.join(allowed)}",)
@@ -277,9 +279,10 @@ def check_layer_lists(data: dict) -> list[Problem]:
     """Layer names and the arguments a short entry form leaves out; a schema cannot know the blocks."""
     blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
     known = list(layers()) + list(blocks)
-    problems = [Problem(f"the block name `{name}` is already a layer type", ("blocks", name),
-                        (f"rename the block, e.g. my_{name.lower()}",), at_key=True)
-                for name in blocks if name in layers()]
+    problems = [Problem(f"the block name `{name}` is already a layer type" if name in layers() else
+                        f"the block name `{name}` is a key entries use beside their layer",
+                        ("blocks", name), (f"rename the block, e.g. my_{name.lower()}",), at_key=True)
+                for name in blocks if name in layers() or name in META_KEYS]
     for base, entries in layer_lists(data):
         for i, entry in enumerate(entries):
             problems.extend(_check_entry(base + (i,), entry, known))

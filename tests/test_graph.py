@@ -260,3 +260,20 @@ def test_repeat_inside_a_block_may_be_a_param():
     (e,) = errors(spec([{"stage": {"n": 1}}], input_shape=[3, 8, 8], blocks=blocks))
     assert e.message == "repeat must be a whole number, 1 or more, but with this use's params it is 0"
     assert e.path == ("model", "layers", 0) and e.notes[0].path == ("blocks", "stage", "layers", 1, "repeat")
+
+
+def test_a_wrong_from_item_is_pointed_at_itself():
+    (e,) = errors(spec([{"Linear": 4, "name": "a"}, {"Linear": 4}, {"Add": None, "from": ["a", "b"]}], input_shape=[4]))
+    assert e.path == ("model", "layers", 2, "from", 1) and "no entry named `b`" in e.message
+
+
+@pytest.mark.parametrize("name", ["repeat", "from", "name"])
+def test_a_block_cannot_be_named_as_a_meta_key(name):
+    (e,) = errors(spec([{"Linear": 3}], input_shape=[4], blocks={name: {"layers": ["ReLU"]}}))
+    assert e.message == f"the block name `{name}` is a key entries use beside their layer" and e.at_key
+
+
+@pytest.mark.parametrize("layer,needs", [("LSTM", "hidden_size"), ("GRU", "hidden_size"), ("MultiheadAttention", "num_heads")])
+def test_batch_first_says_netspec_always_puts_the_batch_first(layer, needs):
+    (e,) = errors(spec([{layer: {"batch_first": False, needs: 2}}], input_shape=[10, 8]))
+    assert e.hints == ("netspec always puts the batch first, as (N, L, features): leave batch_first out",)
