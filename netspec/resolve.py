@@ -104,14 +104,14 @@ class _Resolver:
                 if "from" not in meta:
                     self.fail(f"{kind} joins the outputs of several entries, but it has no `from:` naming them", path,
                               (f"name them, e.g. `from: [stem, -1]` beside `{kind}`",), origin)
-                if meta.get("repeat", 1) > 1:
+                if repeat > 1:
                     self.fail(f"{kind} cannot be repeated: each copy after the first would take only the copy "
                               "before it, one input", path + ("repeat",),
                               ("remove `repeat`; to repeat a skip connection, put it in a block and repeat the block",),
                               origin)
             inputs = self.inputs(meta.get("from"), i, outputs, local, declared, first_input, path, origin)
             ins = inputs
-            for copy in range(meta.get("repeat", 1)):  # each copy takes the one before
+            for copy in range(repeat):  # each copy takes the one before
                 name = self.name(kind, meta, copy, prefix, path, origin)
                 if kind in self.blocks:
                     last = self.use_block(kind, given, ins, path, name, stack, origin)

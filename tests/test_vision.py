@@ -288,3 +288,40 @@ def test_an_unknown_argument_is_named_with_did_you_mean():
     (e,) = netspec.check(spec([{"torchvision.mobilenet_v2": {"width_mul": 0.5}}], input_shape=[3, 64, 64])).errors
     assert (e.message, e.hints) == ("torchvision.mobilenet_v2 has no argument `width_mul`", ("did you mean width_mult?",))
     assert e.path == ("model", "layers", 0, "torchvision.mobilenet_v2", "width_mul") and e.at_key
+
+
+@pytest.mark.parametrize("model,sizes", [("alexnet", {"smallest": 63}), ("inception_v3", {"smallest": 75}),
+                                         ("resnet18", {"smallest": 1}), ("vit_b_16", {"exactly": 224})])
+def test_the_shipped_input_sizes_are_torchvisions(model, sizes):
+    from netspec.layers import vision
+
+    assert vision._table()["sizes"][model] == sizes
+    if "smallest" in sizes:
+        s = sizes["smallest"]
+        assert "error" not in vision._measure(model, {}, (3, s, s))
+        assert s == 1 or "error" in vision._measure(model, {}, (3, s - 1, s - 1))
+    else:
+        e = sizes["exactly"]
+        assert [("error" in vision._measure(model, {}, (3, n, n))) for n in (e - 1, e, e + 1)] == [True, False, True]
+
+
+def test_the_shipped_input_sizes_agree_with_the_shipped_shapes():
+    from netspec.layers import vision
+
+    table = vision._table()
+    assert sorted(table["sizes"]) == sorted(vision.MODELS)
+    for key, answer in table["shapes"].items():
+        model, _, (_, size, _) = json.loads(key)
+        sizes = table["sizes"][model]
+        taken = size == sizes["exactly"] if "exactly" in sizes else size >= sizes["smallest"]
+        assert taken == ("error" not in answer), key
+
+
+@pytest.mark.parametrize("model,shape,hint", [
+    ("alexnet", [3, 40, 40], "torchvision.alexnet takes images of 63x63 or larger: make model.input at least "
+                             "[3, 63, 63], or put `Upsample: {size: 224}` (the size it was made for) before the model"),
+    ("vit_b_16", [3, 64, 64], "torchvision.vit_b_16 takes 224x224 images: set model.input to [3, 224, 224], or put "
+                              "`Upsample: {size: 224}` before the model")])
+def test_an_input_the_model_cannot_take_says_which_it_can(model, shape, hint):
+    (e,) = netspec.check(spec([{f"torchvision.{model}": 10}], input_shape=shape)).errors
+    assert e.hints == (hint,)

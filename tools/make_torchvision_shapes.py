@@ -22,6 +22,25 @@ SHAPES = ([3, 224, 224], [3, 32, 32], [3, 64, 64], [3, 96, 96], [3, 128, 128], [
 CLASSES = (None, 2, 10, 100)  # None: the default, 1000; vision.SAMPLED_CLASSES
 
 
+def takes(model: str, size: int) -> bool:
+    return "error" not in _measure(model, {}, (3, size, size))
+
+
+def input_sizes(model: str, table: dict) -> dict:
+    """{"smallest": S}: the model takes every square input from SxS up (of the table's sizes, and S-1 it
+    refuses), or {"exactly": E}: of the table's sizes it takes E alone (ViT, MaxViT); for the hints."""
+    taken = [s[1] for s in SHAPES if "error" not in table[cache_key(model, {}, tuple(s))]]
+    if any(s[1] not in taken and s[1] > min(taken) for s in SHAPES):
+        (only,) = taken
+        return {"exactly": only}
+    low, high = 1, min(taken)  # high is taken; find the smallest size taken, the sizes below refused
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (low, middle) if takes(model, middle) else (middle + 1, high)
+    assert low == 1 or not takes(model, low - 1)
+    return {"smallest": low}
+
+
 def main() -> None:
     table = {}
     for model in MODELS:
@@ -37,9 +56,10 @@ def main() -> None:
                 if vision._any_classes(model, {"num_classes": classes}, tuple(shape)) is None:
                     sys.exit(f"{model} on {shape}: the figures are not a + b * num_classes")
     weights = {model: vision.weights_of(model) for model in MODELS}
+    sizes = {model: input_sizes(model, table) for model in MODELS}
     out = ROOT / "netspec" / "layers" / "torchvision_shapes.json"
-    out.write_text(json.dumps({"torchvision": version("torchvision"), "shapes": table, "weights": weights},
-                              sort_keys=True) + "\n")
+    out.write_text(json.dumps({"torchvision": version("torchvision"), "shapes": table, "weights": weights,
+                               "sizes": sizes}, sort_keys=True) + "\n")
     print(f"{len(table)} entries in {out}")
 
 

@@ -276,10 +276,25 @@ def _rule(model: str):
             raise ShapeError(wrong[0], wrong[1], arg="weights")
         result = probe(model, kwargs, x.shape)
         if "error" in result:
-            raise ShapeError(result["error"], [result["hint"]], arg=result.get("arg"), at_key="arg" in result)
+            hint = result["hint"] if "arg" in result or set(kwargs) - {"num_classes"} else _size_hint(model, x)
+            raise ShapeError(result["error"], [hint], arg=result.get("arg"), at_key="arg" in result)
         a["model"] = model  # for the builder
         return Out(tuple(result["shape"]), result["params"], result["macs"], inner_bytes=result["inner_bytes"])
     return rule
+
+
+def _size_hint(model: str, x: Tensor) -> str:
+    """What input the model takes, from the shipped table (tools/make_torchvision_shapes.py)."""
+    sizes = _table().get("sizes", {}).get(model, {})
+    if "exactly" in sizes:
+        e = sizes["exactly"]
+        return (f"{PREFIX}{model} takes {e}x{e} images: set model.input to [3, {e}, {e}], or put "
+                f"`Upsample: {{size: {e}}}` before the model")
+    if "smallest" in sizes:
+        s = sizes["smallest"]
+        return (f"{PREFIX}{model} takes images of {s}x{s} or larger: make model.input at least [3, {s}, {s}], "
+                "or put `Upsample: {size: 224}` (the size it was made for) before the model")
+    return "most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first helps"
 
 
 def _args() -> dict:
