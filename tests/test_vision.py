@@ -148,11 +148,12 @@ def test_a_check_measures_in_a_child_process_and_reads_the_cache_the_second_time
                                                 ("regnet_x_400mf", {}, (3, 50, 70)),  # built on the CPU
                                                 ("alexnet", {"num_classes": 3}, (3, 16, 16)),  # too small
                                                 ("resnet18", {"num_clases": 3}, (3, 40, 40))])  # a wrong argument
-def test_the_child_process_measures_as_torch_with_its_compiler_does(model, kwargs, shape):
+def test_the_child_process_measures_as_torch_with_its_compiler_does(model, kwargs, shape, monkeypatch):
     from netspec.layers import vision
 
     expected = vision._measure(model, kwargs, shape)
     assert "torch._dynamo" in sys.modules  # this process has torch's compiler, the child a stand-in
+    monkeypatch.setattr(vision, "_measure", lambda *a: pytest.fail("the child failed: measured in this process"))
     assert vision._measure_apart(model, kwargs, shape) == expected
 
 
@@ -325,3 +326,15 @@ def test_the_shipped_input_sizes_agree_with_the_shipped_shapes():
 def test_an_input_the_model_cannot_take_says_which_it_can(model, shape, hint):
     (e,) = netspec.check(spec([{f"torchvision.{model}": 10}], input_shape=shape)).errors
     assert e.hints == (hint,)
+
+
+def test_the_child_process_imports_nothing_from_the_working_folder(tmp_path):
+    """A torchvision.py in the folder netspec check runs in is not what the measuring child imports."""
+    (tmp_path / "torchvision.py").write_text("open('PWNED', 'w').close()\nraise SystemExit(3)\n")
+    (tmp_path / "v.yaml").write_text("netspec: 1\nmodel:\n  input: [3, 70, 70]\n  layers:\n    - torchvision.resnet18: 10\n")
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"), PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-P", "-c", "import sys\nfrom netspec.cli import main\n"
+                        "rc = main(['check', 'v.yaml'])\nprint('TORCH' if 'torch' in sys.modules else 'NO-TORCH')\n"
+                        "sys.exit(rc)"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "NO-TORCH", r.stderr
+    assert "11,181,642" in r.stdout and not (tmp_path / "PWNED").exists()

@@ -105,8 +105,10 @@ def _measure_apart(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
     if os.path.basename(root) not in ("site-packages", "dist-packages"):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     try:
-        child = subprocess.run([sys.executable, "-m", "netspec.layers.measure", json.dumps([model, kwargs, shape])],
-                               capture_output=True, text=True, env=env, timeout=600)
+        # -P: the working folder is not on the child's path, so no file there (a torchvision.py) is imported
+        child = subprocess.run([sys.executable, "-P", "-m", "netspec.layers.measure",
+                                json.dumps([model, kwargs, shape])], capture_output=True, text=True, env=env,
+                               timeout=600)
         if child.returncode == 0:
             return json.loads(child.stdout)
     except (OSError, subprocess.SubprocessError, ValueError):
