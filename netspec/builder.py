@@ -71,18 +71,29 @@ def build_layer(info: LayerInfo, in_place: bool = True) -> nn.Module:
     return cls(**kwargs)
 
 
-def still_read(layers: list[LayerInfo]) -> set[int]:
-    """The layers with `inplace: true` whose input is read again after them (or is the model's input):
-    they must not overwrite it.
+# Layers whose backward pass does not read their own output, so that an in-place layer after one
+# may overwrite it. After any other (an activation, softmax, a recurrent layer...) it runs out of place.
+KEEP_NO_OUTPUT = frozenset({
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear", "LazyLinear",
+    "Bilinear", "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "GroupNorm", "LayerNorm", "InstanceNorm1d",
+    "InstanceNorm2d", "InstanceNorm3d", "Add", "Mul", "Concat", "AvgPool1d", "AvgPool2d", "AvgPool3d", "MaxPool1d",
+    "MaxPool2d", "MaxPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d", "AdaptiveMaxPool3d", "Upsample", "Embedding",
+})
 
-    Outputs that are views of their input (Identity, Flatten, Dropout when testing, an in-place
-    layer's) share its memory, and writing into one changes them all: so each output is traced to
-    the output whose memory it uses, and a write is refused while another user of it is yet to read."""
-    last_read: dict[int, int] = {}
+
+def out_of_place(layers: list[LayerInfo]) -> set[int]:
+    """The layers with `inplace: true` that must not write into their input, so are built without it.
+
+    An in-place layer overwrites the memory of its input, which views of it share (Identity, Flatten,
+    Dropout when testing). That is safe only when the memory was made by a layer whose backward pass
+    does not need it (KEEP_NO_OUTPUT), and nothing else reads it: no layer before (which may have
+    kept it for its own backward pass), and nothing after, unless it reads the overwritten values.
+    The model's input is never written into: it is the caller's."""
+    readers: dict[int, list[int]] = {}
     for k, info in enumerate(layers):
         for j in info.node.inputs:
-            last_read[j] = k
-    last_read[-1] = len(layers)  # the model's input is the caller's, who may read it again
+            readers.setdefault(j, []).append(k)
     memory: dict[int, int] = {-1: -1}  # output -> the output whose memory it uses
     users: dict[int, list[int]] = {-1: [-1]}  # memory -> the outputs that use it
     refused = set()
@@ -90,16 +101,20 @@ def still_read(layers: list[LayerInfo]) -> set[int]:
         inputs = info.node.inputs
         shared = memory[inputs[0]]
         writes = bool(info.args.get("inplace"))
-        if writes and any(last_read[j] > i for j in users[shared]):
-            refused.add(i)
-            writes = False
+        if writes:
+            made_by = layers[shared].node.layer.name if shared >= 0 else None
+            others = [k for j in users[shared] for k in readers.get(j, ()) if k != i]
+            if made_by not in KEEP_NO_OUTPUT or any(
+                    k > i or not (layers[k].node.layer.views and not layers[k].args.get("inplace")) for k in others):
+                refused.add(i)
+                writes = False
         memory[i] = shared if len(inputs) == 1 and (writes or info.node.layer.views) else i
         users.setdefault(memory[i], []).append(i)
     return refused
 
 
 def build_network(layers: list[LayerInfo], x: Tensor) -> Network:
-    refused = still_read(layers)
+    refused = out_of_place(layers)
     net = Network([(info.name, build_layer(info, i not in refused), info.node.inputs)
                    for i, info in enumerate(layers)])
     if x.dtype == "float64":

@@ -97,3 +97,37 @@ def test_in_place_layers_stay_in_place_where_nothing_reads_their_input_again():
     assert [m.inplace for m in relus] == [True, True]
     x = model.x(X)
     torch.testing.assert_close(out, (x + model.linear_1(x).relu()).relu())
+
+
+def _train_step(model: torch.nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list]:
+    torch.manual_seed(0)
+    x = x.clone().requires_grad_()
+    out = model.train()(x)
+    out.square().sum().backward()
+    return out.detach(), [x.grad] + [p.grad for p in model.parameters()]
+
+
+@pytest.mark.parametrize("layers,in_place", [
+    # a 1x1 convolution keeps `a` for its backward pass; the ReLU after it must not overwrite `a`
+    ([{"Linear": 6, "name": "a"}, {"Linear": 6, "name": "sc", "from": "a"}, {"ReLU": {"inplace": True}, "from": "a"},
+      {"Linear": 6}, {"Add": None, "from": ["sc", -1]}], [False]),
+    ([{"Linear": 6}, "Sigmoid", {"ReLU": {"inplace": True}}], [False]),  # Sigmoid's backward reads its output
+    ([{"Linear": 6}, "Softmax", {"Dropout": {"inplace": True}}], [False]),
+    ([{"Linear": 6}, {"ReLU": {"inplace": True}}, {"Dropout": {"inplace": True}}], [True, False]),
+    # where torchvision's ResNet writes in place, so does netspec
+    ([{"Linear": 6, "name": "x"}, {"Linear": 6}, {"BatchNorm1d": None}, {"ReLU": {"inplace": True}}, {"Linear": 6},
+      {"Add": None, "from": ["x", -1]}, {"ReLU": {"inplace": True}}], [True, True]),
+])
+def test_in_place_layers_train_as_their_out_of_place_twins(layers, in_place):
+    from netspec.builder import Network, build_layer
+
+    report = netspec.check(spec(layers, input_shape=[4]))
+    model = netspec.build(report)
+    assert [m.inplace for m in model.modules() if hasattr(m, "inplace")] == in_place
+    twin = Network([(info.name, build_layer(info, in_place=False), info.node.inputs) for info in report.layers])
+    twin.load_state_dict(model.state_dict())
+    x = torch.randn(5, 4)
+    (out, grads), (expected, expected_grads) = _train_step(model, x), _train_step(twin, x)
+    torch.testing.assert_close(out, expected)
+    for grad, expected_grad in zip(grads, expected_grads):
+        torch.testing.assert_close(grad, expected_grad)
