@@ -338,3 +338,30 @@ def test_the_child_process_imports_nothing_from_the_working_folder(tmp_path):
                         "sys.exit(rc)"], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "NO-TORCH", r.stderr
     assert "11,181,642" in r.stdout and not (tmp_path / "PWNED").exists()
+
+
+@pytest.mark.parametrize("model,weights,size", [("googlenet", "DEFAULT", 224), ("inception_v3", "DEFAULT", 299),
+                                                ("vit_b_16", "IMAGENET1K_SWAG_E2E_V1", 384),
+                                                ("vit_b_16", "IMAGENET1K_V1", 224), ("resnet50", "IMAGENET1K_V2", 224),
+                                                ("densenet121", "DEFAULT", 224)])
+def test_a_model_with_weights_is_measured_as_torchvision_builds_it_for_them(model, weights, size):
+    """torchvision publishes each weights' parameter count: the model netspec measures has it."""
+    import torchvision
+
+    enum = torchvision.models.get_model_weights(model)
+    published = (enum.DEFAULT if weights == "DEFAULT" else enum[weights]).meta["num_params"]
+    report = netspec.check(spec([{f"torchvision.{model}": {"weights": weights}}], input_shape=[3, size, size]),
+                           max_params=10**9)  # not refused for this machine's memory (a ViT at 384: 350 MiB a sample)
+    assert report.valid, [p.message for p in report.errors]
+    assert report.total_params == published
+
+
+def test_arguments_the_weights_forbid_are_a_located_error():
+    (e,) = netspec.check(spec([{"torchvision.inception_v3": {"weights": "DEFAULT", "aux_logits": False}}],
+                              input_shape=[3, 299, 299])).errors
+    assert e.message == ("torchvision.inception_v3 does not accept these arguments: The parameter 'aux_logits' "
+                         "expected value True but got False instead.")
+    (e,) = netspec.check(spec([{"torchvision.vit_b_16": {"weights": "IMAGENET1K_SWAG_E2E_V1"}}],
+                              input_shape=[3, 224, 224])).errors
+    assert e.message.startswith("torchvision.vit_b_16 cannot take an input of (N, 3, 224, 224): Wrong image height! "
+                                "Expected 384")

@@ -41,6 +41,18 @@ def input_sizes(model: str, table: dict) -> dict:
     return {"smallest": low}
 
 
+def weights_that_change(model: str, table: dict) -> list[str]:
+    """The weights for which torchvision builds the model otherwise (GoogLeNet without its auxiliary
+    heads, a ViT for the weights' image size): those are measured with their weights named."""
+    changed = []
+    for name in vision.weights_of(model):
+        for shape in ([3, 224, 224], [3, 299, 299], [3, 64, 64]):
+            if _measure(model, {"weights": name}, tuple(shape)) != table[cache_key(model, {}, tuple(shape))]:
+                changed.append(name)
+                break
+    return sorted(changed)
+
+
 def main() -> None:
     table = {}
     for model in MODELS:
@@ -57,9 +69,10 @@ def main() -> None:
                     sys.exit(f"{model} on {shape}: the figures are not a + b * num_classes")
     weights = {model: vision.weights_of(model) for model in MODELS}
     sizes = {model: input_sizes(model, table) for model in MODELS}
+    change = {model: weights_that_change(model, table) for model in MODELS}
     out = ROOT / "netspec" / "layers" / "torchvision_shapes.json"
     out.write_text(json.dumps({"torchvision": version("torchvision"), "shapes": table, "weights": weights,
-                               "sizes": sizes}, sort_keys=True) + "\n")
+                               "sizes": sizes, "weights_change": change}, sort_keys=True) + "\n")
     print(f"{len(table)} entries in {out}")
 
 

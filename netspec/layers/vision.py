@@ -170,22 +170,27 @@ def _drawing_nothing():
 
 
 def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
+    """kwargs may hold `weights`: the model is then built as torchvision builds it for them (some
+    builders change the model for its weights: GoogLeNet drops its auxiliary heads, a ViT takes
+    the weights' image size), without loading them."""
     import warnings
 
     torchvision = import_torch(vision=True)
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
+    kwargs = dict(kwargs)
+    weights = kwargs.pop("weights", None)
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), _loading_nothing():
             warnings.simplefilter("ignore")  # torchvision's notes on weight initialisation
             try:
                 with torch.device("meta"), _drawing_nothing():
-                    net = torchvision.models.get_model(model, weights=None, **kwargs).eval()
+                    net = torchvision.models.get_model(model, weights=weights, **kwargs).eval()
             except NotImplementedError:  # RegNet computes its widths with tensors: build on the CPU
                 with _drawing_nothing():
-                    net = torchvision.models.get_model(model, weights=None, **kwargs).eval().to("meta")
-    except (TypeError, ValueError) as e:
+                    net = torchvision.models.get_model(model, weights=weights, **kwargs).eval().to("meta")
+    except Exception as e:  # torchvision's verdict on the arguments: TypeError, ValueError, AssertionError...
         return _argument_error(model, e)
     params = sum(p.numel() for p in net.parameters())
     counter = FlopCounterMode(display=False)
@@ -196,7 +201,7 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
     try:
         with counter, torch.no_grad():
             out = net(torch.empty(1, *shape, device="meta"))
-    except (RuntimeError, ValueError, AssertionError, IndexError) as e:
+    except Exception as e:  # torch's verdict on the input: RuntimeError, AssertionError...
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         return {"error": f"{PREFIX}{model} cannot take an input of {fmt(shape)}: {first}",
                 "hint": "most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first helps"}
@@ -207,6 +212,25 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
             "inner_bytes": max(inner, 0)}
 
 
+class _loading_nothing:
+    """While a model is built for measuring: its weights are neither downloaded nor loaded."""
+
+    def __enter__(self):
+        import torch
+        from torchvision.models._api import WeightsEnum
+
+        self.saved = WeightsEnum.get_state_dict, torch.nn.Module.load_state_dict
+        WeightsEnum.get_state_dict = lambda *args, **kwargs: {}
+        torch.nn.Module.load_state_dict = lambda module, state_dict, *args, **kwargs: None
+        return self
+
+    def __exit__(self, *exc):
+        import torch
+        from torchvision.models._api import WeightsEnum
+
+        WeightsEnum.get_state_dict, torch.nn.Module.load_state_dict = self.saved
+
+
 def _argument_error(model: str, e: Exception) -> dict:
     """The answer for arguments the model refused: an unknown one by name, with "did you mean"."""
     import re
@@ -215,7 +239,8 @@ def _argument_error(model: str, e: Exception) -> dict:
 
     unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if not unknown:
-        return {"error": f"{PREFIX}{model} does not accept these arguments: {e}",
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        return {"error": f"{PREFIX}{model} does not accept these arguments: {first}",
                 "hint": "see torchvision's documentation of the model for its arguments"}
     import inspect
 
@@ -276,6 +301,8 @@ def _rule(model: str):
         wrong = weights_problem(model, a.get("weights"), a.get("num_classes"))
         if wrong:
             raise ShapeError(wrong[0], wrong[1], arg="weights")
+        if a.get("weights") is not None and (set(kwargs) - {"num_classes"} or _weights_change(model, a["weights"])):
+            kwargs["weights"] = a["weights"]  # measured as torchvision builds the model for these weights
         result = probe(model, kwargs, x.shape)
         if "error" in result:
             hint = result["hint"] if "arg" in result or set(kwargs) - {"num_classes"} else _size_hint(model, x)
@@ -283,6 +310,12 @@ def _rule(model: str):
         a["model"] = model  # for the builder
         return Out(tuple(result["shape"]), result["params"], result["macs"], inner_bytes=result["inner_bytes"])
     return rule
+
+
+def _weights_change(model: str, weights: str) -> bool:
+    """Whether torchvision builds the model otherwise for these weights than without (shipped table)."""
+    known = _table().get("weights_change", {})
+    return model not in known or weights in known[model]
 
 
 def _size_hint(model: str, x: Tensor) -> str:
