@@ -365,3 +365,16 @@ def test_arguments_the_weights_forbid_are_a_located_error():
                               input_shape=[3, 224, 224])).errors
     assert e.message.startswith("torchvision.vit_b_16 cannot take an input of (N, 3, 224, 224): Wrong image height! "
                                 "Expected 384")
+
+
+@pytest.mark.parametrize("entry,message,hint", [
+    ({"vit_b_16": {"patch_size": 8}}, "torchvision.vit_b_16 sets `patch_size` itself", "leave patch_size out"),
+    ({"vit_b_16": {"image_size": 60}}, "torchvision.vit_b_16 does not accept these arguments: Input shape indivisible "
+     "by patch size!", "see torchvision's documentation"),
+    ({"efficientnet_b0": {"stochastic_depth_prob": 5}}, "torchvision.efficientnet_b0 cannot take an input of "
+     "(N, 3, 60, 60): drop probability has to be between 0 and 1", "check the model's arguments"),
+])
+def test_what_torchvision_refuses_is_a_located_error_never_an_internal_one(entry, message, hint):
+    ((model, args),) = entry.items()
+    (e,) = netspec.check(spec([{f"torchvision.{model}": args}], input_shape=[3, 60, 60])).errors
+    assert e.message.startswith(message) and e.hints[0].startswith(hint)

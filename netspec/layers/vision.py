@@ -237,10 +237,14 @@ def _argument_error(model: str, e: Exception) -> dict:
 
     from ..errors import did_you_mean
 
+    fixed = re.search(r"multiple values for keyword argument '(\w+)'", str(e))
+    if fixed:
+        return {"error": f"{PREFIX}{model} sets `{fixed.group(1)}` itself", "arg": fixed.group(1),
+                "hint": f"leave {fixed.group(1)} out, or choose a model of torchvision's with the value you want"}
     unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if not unknown:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        return {"error": f"{PREFIX}{model} does not accept these arguments: {first}",
+        return {"error": f"{PREFIX}{model} does not accept these arguments: {first}", "about": "arguments",
                 "hint": "see torchvision's documentation of the model for its arguments"}
     import inspect
 
@@ -305,7 +309,10 @@ def _rule(model: str):
             kwargs["weights"] = a["weights"]  # measured as torchvision builds the model for these weights
         result = probe(model, kwargs, x.shape)
         if "error" in result:
-            hint = result["hint"] if "arg" in result or set(kwargs) - {"num_classes"} else _size_hint(model, x)
+            if "arg" in result or result.get("about") == "arguments":
+                hint = result["hint"]
+            else:  # the input: which the model takes, or (another argument may be the cause) the general hint
+                hint = _size_hint(model if set(kwargs) <= {"num_classes"} else "", x)
             raise ShapeError(result["error"], [hint], arg=result.get("arg"), at_key="arg" in result)
         a["model"] = model  # for the builder
         return Out(tuple(result["shape"]), result["params"], result["macs"], inner_bytes=result["inner_bytes"])
@@ -329,7 +336,8 @@ def _size_hint(model: str, x: Tensor) -> str:
         s = sizes["smallest"]
         return (f"{PREFIX}{model} takes images of {s}x{s} or larger: make model.input at least [3, {s}, {s}], "
                 "or put `Upsample: {size: 224}` (the size it was made for) before the model")
-    return "most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first helps"
+    return ("check the model's arguments in torchvision's documentation; and the input: most of these models "
+            "want (N, 3, 224, 224), which a larger model.input or an Upsample first gives")
 
 
 def _args() -> dict:
