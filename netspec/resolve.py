@@ -73,7 +73,7 @@ class _Resolver:
     def __init__(self, blocks: dict):
         self.blocks, self.nodes = blocks, []
         self.counts: dict[tuple[str, str], int] = {}
-        self.taken: dict[str, str] = {}  # name -> the layer or block it was made for, when netspec made it
+        self.taken: dict[str, str] = {}  # name -> what netspec made it for ("" if the spec wrote it)
 
     def fail(self, message: str, path: Path, hints=(), origin: Path | None = None, at_key=False):
         if origin is None:
@@ -169,10 +169,10 @@ class _Resolver:
             local = given if meta.get("repeat", 1) == 1 else f"{given}_{copy + 1}"
             if prefix + local in self.taken:
                 made_for = self.taken[prefix + local]
-                self.fail(f"the name `{given}` is used twice" if not made_for else
-                          f"the name `{given}` is taken: netspec gave it to an earlier {made_for} entry",
+                self.fail(f"the name `{local}` is used twice" if not made_for else
+                          f"the name `{local}` is taken: netspec gave it to {made_for}",
                           path + ("name",), ("give each entry its own name",) if not made_for else
-                          (f"choose another name, or give that {made_for} entry a `name:` of its own",), origin)
+                          ("choose another name",), origin)
         else:
             while True:
                 key = (prefix, kind)
@@ -180,7 +180,8 @@ class _Resolver:
                 local = f"{kind.lower().replace('.', '_')}_{self.counts[key]}"
                 if prefix + local not in self.taken:
                     break
-        self.taken[prefix + local] = "" if "name" in meta else kind
+        self.taken[prefix + local] = (f"an earlier {kind} entry" if "name" not in meta else "" if local == meta["name"]
+                                      else f"copy {copy + 1} of the repeated `{meta['name']}`")
         return prefix + local
 
     def layer(self, kind: str, given: dict, inputs: tuple, path: Path, args_path, name: str, origin,

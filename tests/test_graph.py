@@ -277,3 +277,12 @@ def test_a_block_cannot_be_named_as_a_meta_key(name):
 def test_batch_first_says_netspec_always_puts_the_batch_first(layer, needs):
     (e,) = errors(spec([{layer: {"batch_first": False, needs: 2}}], input_shape=[10, 8]))
     assert e.hints == ("netspec always puts the batch first, as (N, L, features): leave batch_first out",)
+
+
+@pytest.mark.parametrize("first,message", [
+    ({"ReLU": None}, "the name `relu_1` is taken: netspec gave it to an earlier ReLU entry"),
+    ({"Linear": 4, "name": "relu", "repeat": 2}, "the name `relu_1` is taken: netspec gave it to copy 1 of the "
+                                                  "repeated `relu`")])
+def test_a_name_netspec_made_says_what_it_was_made_for(first, message):
+    (e,) = errors(spec([{"Linear": 4}, first, {"ReLU": None, "name": "relu_1"}], input_shape=[4]))
+    assert (e.message, e.hints) == (message, ("choose another name",))
