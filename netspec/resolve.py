@@ -118,6 +118,8 @@ class _Resolver:
                 else:
                     last = self.layer(kind, given, ins, path, args_path, name, origin, stack)
                 ins = (last,)
+                if "name" in meta and repeat > 1:  # the copies' own names, as the shape table shows them
+                    local[f"{meta['name']}_{copy + 1}"] = last
             outputs.append(last)
             if "name" in meta:
                 local[meta["name"]] = last
@@ -152,10 +154,7 @@ class _Resolver:
                           "take the outputs of entries above it", where, ("move the entry, or name another one",),
                           origin)
             else:
-                base = ref.rpartition("_")[0] if isinstance(ref, str) else ""
                 self.fail(f"from: there is no entry named `{ref}` before this one", where,
-                          (f"`{base}` names the last copy of a repeated entry; to take an earlier copy, write "
-                           "the copies out one by one",) if base in local else
                           did_you_mean(ref, list(local)) or ("give the entry you mean a `name:`",), origin)
         return tuple(found)
 

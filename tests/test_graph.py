@@ -286,3 +286,16 @@ def test_batch_first_says_netspec_always_puts_the_batch_first(layer, needs):
 def test_a_name_netspec_made_says_what_it_was_made_for(first, message):
     (e,) = errors(spec([{"Linear": 4}, first, {"ReLU": None, "name": "relu_1"}], input_shape=[4]))
     assert (e.message, e.hints) == (message, ("choose another name",))
+
+
+def test_the_copies_of_a_repeated_named_entry_can_be_named_in_from():
+    report = agree(spec([{"Linear": 4, "name": "fc", "repeat": 3}, {"Add": None, "from": ["fc_1", "fc_2", "fc"]}],
+                        input_shape=[4]))
+    model = netspec.build(report).eval()
+    x = torch.randn(2, 4)
+    first = model.fc_1(x)
+    second = model.fc_2(first)
+    torch.testing.assert_close(model(x), first + second + model.fc_3(second))
+    (e,) = errors(spec([{"Linear": 4, "name": "fc", "repeat": 2}, {"Add": None, "from": ["fc_3", "fc"]}],
+                       input_shape=[4]))
+    assert e.message == "from: there is no entry named `fc_3` before this one"
