@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from functools import lru_cache
 
 from ..atomic import atomic_write
@@ -202,7 +203,7 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
         with counter, torch.no_grad():
             out = net(torch.empty(1, *shape, device="meta"))
     except Exception as e:  # torch's verdict on the input: RuntimeError, AssertionError...
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        first = _first_line(e)
         return {"error": f"{PREFIX}{model} cannot take an input of {fmt(shape)}: {first}",
                 "hint": "most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first helps"}
     for hook in hooks:
@@ -212,23 +213,24 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
             "inner_bytes": max(inner, 0)}
 
 
-class _loading_nothing:
+@contextmanager
+def _loading_nothing():
     """While a model is built for measuring: its weights are neither downloaded nor loaded."""
+    import torch
+    from torchvision.models._api import WeightsEnum
 
-    def __enter__(self):
-        import torch
-        from torchvision.models._api import WeightsEnum
+    saved = WeightsEnum.get_state_dict, torch.nn.Module.load_state_dict
+    WeightsEnum.get_state_dict = lambda *args, **kwargs: {}
+    torch.nn.Module.load_state_dict = lambda module, state_dict, *args, **kwargs: None
+    try:
+        yield
+    finally:
+        WeightsEnum.get_state_dict, torch.nn.Module.load_state_dict = saved
 
-        self.saved = WeightsEnum.get_state_dict, torch.nn.Module.load_state_dict
-        WeightsEnum.get_state_dict = lambda *args, **kwargs: {}
-        torch.nn.Module.load_state_dict = lambda module, state_dict, *args, **kwargs: None
-        return self
 
-    def __exit__(self, *exc):
-        import torch
-        from torchvision.models._api import WeightsEnum
-
-        WeightsEnum.get_state_dict, torch.nn.Module.load_state_dict = self.saved
+def _first_line(e: Exception) -> str:
+    """torch's or torchvision's own words for what went wrong, cut to one line."""
+    return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
 
 
 def _argument_error(model: str, e: Exception) -> dict:
@@ -243,7 +245,7 @@ def _argument_error(model: str, e: Exception) -> dict:
                 "hint": f"leave {fixed.group(1)} out, or choose a model of torchvision's with the value you want"}
     unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if not unknown:
-        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        first = _first_line(e)
         return {"error": f"{PREFIX}{model} does not accept these arguments: {first}", "about": "arguments",
                 "hint": "see torchvision's documentation of the model for its arguments"}
     import inspect
@@ -312,7 +314,7 @@ def _rule(model: str):
             if "arg" in result or result.get("about") == "arguments":
                 hint = result["hint"]
             else:  # the input: which the model takes, or (another argument may be the cause) the general hint
-                hint = _size_hint(model if set(kwargs) <= {"num_classes"} else "", x)
+                hint = _size_hint(model if set(kwargs) <= {"num_classes"} else None)
             raise ShapeError(result["error"], [hint], arg=result.get("arg"), at_key="arg" in result)
         a["model"] = model  # for the builder
         return Out(tuple(result["shape"]), result["params"], result["macs"], inner_bytes=result["inner_bytes"])
@@ -325,9 +327,9 @@ def _weights_change(model: str, weights: str) -> bool:
     return model not in known or weights in known[model]
 
 
-def _size_hint(model: str, x: Tensor) -> str:
-    """What input the model takes, from the shipped table (tools/make_torchvision_shapes.py)."""
-    sizes = _table().get("sizes", {}).get(model, {})
+def _size_hint(model: str | None) -> str:
+    """What input the model takes, from the shipped table (tools/make_torchvision_shapes.py); None: in general."""
+    sizes = _table().get("sizes", {}).get(model, {}) if model else {}
     if "exactly" in sizes:
         e = sizes["exactly"]
         return (f"{PREFIX}{model} takes {e}x{e} images: set model.input to [3, {e}, {e}], or put "
