@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from . import safepickle
 from .catalog import DATASETS, TORCHVISION_DATASETS
 from .errors import NetspecError, Path, Problem, did_you_mean
 
@@ -120,11 +121,7 @@ def _torchvision(name: str, args: dict, train_tf, test_tf):
     import torchvision.datasets as D
 
     base = getattr(D, name)
-    # Check that the files are there, not their checksums: CIFAR-format files made elsewhere load too.
-    local = type(f"Local{name}", (base,), {"meta": {**base.meta, "md5": None},
-                                          "train_list": [[f, None] for f, _ in base.train_list],
-                                          "test_list": [[f, None] for f, _ in base.test_list]}) \
-        if name.startswith("CIFAR") else base
+    local = _safe_cifar(base) if name.startswith("CIFAR") else base
     root, download = _root(args, name), bool(args.get("download", False))
     folder, source = SOURCES[name]
     try:
@@ -136,6 +133,69 @@ def _torchvision(name: str, args: dict, train_tf, test_tf):
             f"the {name} files are not in {os.path.join(root, folder)} and {how}", ("data", "root"),
             (f"put {source} there (unpacked), or set data.root to where they are",))) from None
     return train, test, list(train.classes)
+
+
+def _safe_cifar(base):
+    """torchvision's CIFAR class, reading its pickled batches with safepickle (torchvision's own
+    pickle.load runs whatever a crafted file names), and checking that the files are there, not
+    their checksums, so CIFAR-format files made elsewhere load too."""
+    from torchvision.datasets import VisionDataset
+
+    class SafeCIFAR(base):
+        meta = {**base.meta, "md5": None}
+        train_list = [[f, None] for f, _ in base.train_list]
+        test_list = [[f, None] for f, _ in base.test_list]
+
+        def __init__(self, root, train=True, transform=None, download=False):
+            VisionDataset.__init__(self, root, transform=transform)
+            self.train = train
+            if download:
+                self.download()
+            if not self._check_integrity():
+                raise RuntimeError("files missing")
+            folder = os.path.join(self.root, self.base_folder)
+            data, self.targets = [], []
+            for file, _ in self.train_list if train else self.test_list:
+                entry = _cifar_pickle(os.path.join(folder, file), base.url)
+                images, labels = entry.get("data"), entry.get("labels", entry.get("fine_labels"))
+                if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2
+                        and images.shape[1] == 3072 and isinstance(labels, list) and len(labels) == len(images)
+                        and all(isinstance(v, (int, np.integer)) for v in labels)):
+                    raise _not_cifar(os.path.join(folder, file), "its data or labels are not CIFAR's")
+                data.append(images)
+                self.targets += [int(v) for v in labels]
+            self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
+            path = os.path.join(folder, self.meta["filename"])
+            classes = _cifar_pickle(path, base.url).get(self.meta["key"])
+            if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+                raise _not_cifar(path, f"it has no list of class names under `{self.meta['key']}`")
+            self.classes = classes
+            self.class_to_idx = {c: i for i, c in enumerate(classes)}
+
+    return SafeCIFAR
+
+
+def _not_cifar(path: str, why: str) -> NetspecError:
+    return NetspecError(Problem(f"{path} is not a CIFAR file: {why}", ("data", "root"),
+                                ("data.root is the folder that holds the unpacked archive's folder",)))
+
+
+def _cifar_pickle(path: str, url: str) -> dict:
+    """One of CIFAR's pickled files, as plain data; never anything that runs code."""
+    try:
+        entry = safepickle.read(path)
+    except safepickle.UnsafePickle as e:
+        raise NetspecError(Problem(
+            f"{path} holds more than data: it names {e.name}, which would run code when the file is opened, "
+            "so netspec does not open it", ("data", "root"),
+            (f"CIFAR's own files hold only numbers and names: get them again from {url}",))) from None
+    except OSError:
+        raise
+    except Exception:  # any other failure of unpickling: the bytes are not a whole pickle
+        raise _not_cifar(path, "it is damaged or cut short") from None
+    if not isinstance(entry, dict):
+        raise _not_cifar(path, "it does not hold a dictionary")
+    return entry
 
 
 def _image_folder(args: dict, train_tf, test_tf, input_shape):
