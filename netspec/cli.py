@@ -7,9 +7,26 @@ import os
 import sys
 from typing import TextIO
 
-from . import __version__
+from . import __version__, i18n
 from .errors import NetspecError, did_you_mean
 from .heavy import import_torch
+from .i18n import N_, _, tr
+
+# argparse's own words, for the catalogue (argparse looks them up through cli._argparse_in)
+_ARGPARSE = (N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+             N_("show program's version number and exit"), N_("the following arguments are required: %s"),
+             N_("unrecognized arguments: %s"), N_("invalid choice: %(value)r (choose from %(choices)s)"),
+             N_("argument %(argument_name)s: %(message)s"), N_("expected one argument"),
+             N_("expected at most one argument"), N_("expected at least one argument"),
+             N_("expected %s argument"), N_("expected %s arguments"), N_("invalid %(type)s value: %(value)r"),
+             N_("ambiguous option: %(option)s could match %(matches)s"), N_("not allowed with argument %s"),
+             N_("ignored explicit argument %r"), N_("one of the arguments %s is required"))
+_ERROR, _HINT = _("error"), _("hint")
+
+
+def _line(who: str, message) -> str:
+    """`who: message` and a newline, the message in the user's language."""
+    return f"{who}: {tr(message)}\n"
 
 
 class _Exit(Exception):
@@ -27,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
             (self.stream or sys.stdout).write(message)
 
     def error(self, message):
-        raise _Exit(2, f"{self.format_usage()}{self.prog}: error: {message}\n")
+        raise _Exit(2, f"{self.format_usage()}{self.prog}: {tr(_ERROR)}: {message}\n")
 
     def exit(self, status=0, message=None):
         raise _Exit(status, message or "")
@@ -54,57 +71,84 @@ def _at_least(minimum: int):
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"`{text}` is not a whole number") from None
+            raise argparse.ArgumentTypeError(tr(_("`{text}` is not a whole number", text=text))) from None
         if value < minimum:
-            raise argparse.ArgumentTypeError(f"it must be {minimum} or more, not {value}")
+            raise argparse.ArgumentTypeError(tr(_("it must be {minimum} or more, not {value}",
+                                                  minimum=minimum, value=value)))
         return value
     return whole_number
 
 
 def _parser(out: TextIO) -> _Parser:
-    p = _Parser(prog="netspec", description="Check, build and run neural networks written as YAML specs.")
+    t = tr
+    p = _Parser(prog="netspec", description=t(_("Check, build and run neural networks written as YAML specs.")))
     p.add_argument("--version", action="version", version=f"netspec {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    check = sub.add_parser("check", help="check specs: errors with file:line:col, or a shape table")
+    check = sub.add_parser("check", help=t(_("check specs: errors with file:line:col, or a shape table")))
     check.add_argument("specs", nargs="+", metavar="SPEC")
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--max-params", type=int, metavar="N", dest="max_params",
-                       help="allow models up to N parameters whatever this machine's memory")
+                       help=t(_("allow models up to N parameters whatever this machine's memory")))
     check.add_argument("--depth", type=_at_least(0), metavar="D",
-                       help="fold the layers of blocks nested deeper than D into one row per block use (0: all)")
-    train = sub.add_parser("train", help="train a spec: checkpoints, metrics and TensorBoard logs in its run folder")
+                       help=t(_("fold the layers of blocks nested deeper than D into one row per block use (0: all)")))
+    train = sub.add_parser("train", help=t(_("train a spec: checkpoints, metrics and TensorBoard logs in its run "
+                                           "folder")))
     train.add_argument("spec", nargs="?", metavar="SPEC")
-    train.add_argument("--resume", metavar="RUN_DIR", help="go on with the run in this folder")
+    train.add_argument("--resume", metavar="RUN_DIR", help=t(_("go on with the run in this folder")))
     train.add_argument("--max-params", type=int, metavar="N", dest="max_params",
-                       help="allow models up to N parameters whatever this machine's memory")
+                       help=t(_("allow models up to N parameters whatever this machine's memory")))
     train.add_argument("--nproc", type=int, metavar="N", default=1,
-                       help="train in N processes on this machine (data-parallel, as torchrun does)")
-    _common(train)
-    ev = sub.add_parser("eval", help="loss, accuracy and confusion matrix of a checkpoint on the test split")
+                       help=t(_("train in N processes on this machine (data-parallel, as torchrun does)")))
+    _common(train, t)
+    ev = sub.add_parser("eval", help=t(_("loss, accuracy and confusion matrix of a checkpoint on the test split")))
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
-    _common(ev)
+    _common(ev, t)
     ev.add_argument("--format", choices=["text", "json"], default="text")
-    pr = sub.add_parser("predict", help="the most likely classes of images")
+    pr = sub.add_parser("predict", help=t(_("the most likely classes of images")))
     pr.add_argument("checkpoint", metavar="CHECKPOINT")
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--top", type=int, default=5, metavar="K")
     pr.add_argument("--format", choices=["text", "json"], default="text")
-    sub.add_parser("schema", help="print the JSON Schema of a spec")
-    layers = sub.add_parser("layers", help="list the layer types, or one layer's arguments")
+    sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))
+    layers = sub.add_parser("layers", help=t(_("list the layer types, or one layer's arguments")))
     layers.add_argument("name", nargs="?")
     for parser in [p, *sub.choices.values()]:
         parser.stream = out
+        parser.add_argument("--lang", choices=i18n.LANGUAGES, default=argparse.SUPPRESS,
+                            help=t(_("the language of messages: zh (中文) or en; default: NETSPEC_LANG or the locale")))
     return p
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, t) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                   help="override a spec value, e.g. --set train.epochs=3 (repeatable)")
-    p.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps; overrides train.device")
+                   help=t(_("override a spec value, e.g. --set train.epochs=3 (repeatable)")))
+    p.add_argument("--device", help=t(_("auto, cpu, cuda, cuda:N or mps; overrides train.device")))
+
+
+def _lang_option(argv: list[str]) -> str | None:
+    """--lang's value, read before the parser is made: its help texts are in that language."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg.startswith("--lang="):
+            return arg.split("=", 1)[1] or None
+        if arg == "--lang" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
+def _argparse_in(lang: str) -> None:
+    """argparse's own words (usage, errors) from netspec's catalogue; English restores its own."""
+    catalog = i18n.catalog(lang)
+    argparse._ = catalog.gettext
+    argparse.ngettext = lambda singular, plural, n: catalog.gettext(singular if n == 1 else plural)
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     out, err = stdout or sys.stdout, stderr or sys.stderr
+    argv = sys.argv[1:] if argv is None else list(argv)
+    i18n.use(_lang_option(argv))
+    _argparse_in(i18n.current())
     try:
         parser = _parser(out)
         args = parser.parse_args(argv)
@@ -113,7 +157,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
             return 2
         rank = os.environ.get("RANK", "0")
         if args.command == "train" and rank != "0":  # under torchrun, rank 0 speaks for the run; the
-            out, err = open(os.devnull, "w"), _Prefixed(err, f"rank {rank}: ")  # others only of their errors
+            out, err = open(os.devnull, "w"), _Prefixed(err, tr(_("rank {rank}: ", rank=rank)))  # others only of their errors
         commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "schema": _schema,
                     "layers": _layers}
         return commands[args.command](args, out, err)
@@ -126,14 +170,19 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         (out if e.code == 0 else err).write(e.message)
         return e.code
     except KeyboardInterrupt:
-        err.write("netspec: interrupted\n")
+        err.write(_line("netspec", _("interrupted")))
         return 130
     except Exception as e:  # a bug in netspec: say so in one line, keep the traceback for those who ask
         if os.environ.get("NETSPEC_DEBUG"):
             raise
-        err.write(f"netspec: internal error: {type(e).__name__}: {e}\n"
-                  "  hint: this is a bug in netspec, not in your spec; run with NETSPEC_DEBUG=1 to see where\n")
+        what = f"{type(e).__name__}: {e}"
+        err.write(_line("netspec", _("internal error: {error}", error=what)))
+        err.write(_line(f"  {tr(_HINT)}", _("this is a bug in netspec, not in your spec; run with NETSPEC_DEBUG=1 to "
+                                            "see where")))
         return 1
+    finally:
+        i18n.use(None)
+        _argparse_in("en")
 
 
 def run() -> None:
@@ -176,8 +225,8 @@ def _layers(args, out: TextIO, err: TextIO) -> int:
         out.write(layers_text(table))
         return 0
     if args.name not in table:
-        hints = " ".join(did_you_mean(args.name, table))
-        err.write(f"netspec: error: unknown layer type `{args.name}`. {hints}\n".replace(". \n", "\n"))
+        err.write(_line(f"netspec: {tr(_ERROR)}", _("unknown layer type `{name}`", name=args.name)))
+        err.write("".join(_line(f"  {tr(_HINT)}", h) for h in did_you_mean(args.name, table)))
         return 2
     out.write(layer_text(table[args.name]))
     return 0
@@ -188,9 +237,9 @@ def _train(args, out: TextIO, err: TextIO) -> int:
     from .runner import train
 
     if bool(args.spec) == bool(args.resume):
-        raise _Exit(2, "netspec train: give a SPEC, or --resume RUN_DIR (not both)\n")
+        raise _Exit(2, _line("netspec train", _("give a SPEC, or --resume RUN_DIR (not both)")))
     if args.nproc < 1:
-        raise _Exit(2, "netspec train: --nproc must be 1 or more\n")
+        raise _Exit(2, _line("netspec train", _("--nproc must be 1 or more")))
     if args.nproc > 1 and "LOCAL_RANK" not in os.environ:  # not yet under torchrun: start it
         from .distributed import launch
         from .runner import preflight
@@ -203,7 +252,7 @@ def _train(args, out: TextIO, err: TextIO) -> int:
             (["--max-params", str(args.max_params)] if args.max_params is not None else [])
         return launch(args.nproc, argv, err)
     history = train(args.spec, args.overrides, args.device, args.resume, stream=out, max_params=args.max_params)
-    out.write(f"run folder: {history.run_dir}\n")
+    out.write(tr(_("run folder: {path}", path=history.run_dir)) + "\n")
     return 0
 
 
@@ -223,7 +272,7 @@ def _predict(args, out: TextIO, err: TextIO) -> int:
     from .render import dumps, predict_text
 
     if args.top < 1:
-        raise _Exit(2, "netspec predict: --top must be 1 or more\n")
+        raise _Exit(2, _line("netspec predict", _("--top must be 1 or more")))
     results = predict(args.checkpoint, args.images, args.top)
     out.write(dumps(results) if args.format == "json" else predict_text(results))
     return 0

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Iterable
 
+from .i18n import _, either
+
 Path = tuple  # a spec path: ("model", "layers", 3, "kernel_size")
 
 
@@ -62,7 +64,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, ...]:
     choices = list(choices)
     by_lower = {c.lower(): c for c in choices}
     if word.lower() in by_lower and by_lower[word.lower()] != word:
-        return (f"did you mean {by_lower[word.lower()]}?",)
+        return (_("did you mean {names}?", names=by_lower[word.lower()]),)
     scored = []
     for c in choices:
         m = SequenceMatcher(None, word.lower(), c.lower())
@@ -72,7 +74,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, ...]:
     if not scored:
         return ()
     best = [c for r, c in scored if r >= scored[0][0] - 0.05][:3]
-    return (f"did you mean {' or '.join(best)}?",)
+    return (_("did you mean {names}?", names=either(best)),)
 
 
 @dataclass

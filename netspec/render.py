@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 
 from .compiler import Report
 from .errors import Problem, format_path
 from .guard import size
+from .i18n import _, tr
 from .loader import Document
 from .registry import REQUIRED, LayerType, fmt
 
@@ -15,18 +17,28 @@ def _visible(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: Chinese characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _kind(kind: str) -> str:
+    return tr({"error": _("error"), "warning": _("warning"), "note": _("note")}[kind])
+
+
 def problem_text(p: Problem, doc: Document | None, kind: str = "error") -> str:
     """Compiler style: `file:line:col: error: message`, the source line with a caret, then hints."""
     where = p.file or (doc.file if doc else "") or "netspec"
     if p.line is not None:
         where += f":{p.line}:{p.column}"
-    lines = [f"{where}: {kind}: {_visible(p.message)}"]
+    lines = [f"{where}: {_kind(kind)}: {_visible(tr(p.message))}"]
     src = doc.source_line(p.line) if doc and p.line else ""
     if src:
         gutter = str(p.line)
         lines.append(f"  {gutter} | {src.rstrip()}")
-        lines.append(f"  {' ' * len(gutter)} | {' ' * ((p.column or 1) - 1)}^")
-    lines += [f"  hint: {_visible(h)}" for h in p.hints]
+        lines.append(f"  {' ' * len(gutter)} | {' ' * width(src[:(p.column or 1) - 1])}^")
+    hint = tr(_("hint"))
+    lines += [f"  {hint}: {_visible(tr(h))}" for h in p.hints]
     for note in p.notes:
         lines += problem_text(note, doc, "note").splitlines()
     return "\n".join(lines)
@@ -37,7 +49,8 @@ def problems_text(problems: list[Problem], doc: Document | None, file: str = "")
     n = len(problems)
     body = "\n".join(problem_text(p, doc) for p in problems)
     where = file or (doc.file if doc else "") or "netspec"
-    return f"{body}\n{where}: {n} error{'s' if n != 1 else ''}\n"
+    count = _("1 error") if n == 1 else _("{n} errors", n=n)
+    return f"{body}\n{where}: {tr(count)}\n"
 
 
 def errors_text(report: Report) -> str:
@@ -108,7 +121,7 @@ def report_json(report: Report) -> dict:
                     "line": report.doc.locate(info.node.path)[0] if report.doc else None, "args": info.args}
                    for i, info in enumerate(report.layers)] if report.valid else [],
         "errors": [{"file": p.file, "line": p.line, "column": p.column, "path": format_path(p.path),
-                    "message": p.message, "hints": list(p.hints)} for p in report.errors],
+                    "message": tr(p.message), "hints": [tr(h) for h in p.hints]} for p in report.errors],
     }
 
 

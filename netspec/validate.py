@@ -5,6 +5,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from .errors import Path, Problem, did_you_mean, format_path
+from .i18n import _
 from .loader import Document
 from .registry import MAX_INT, layers
 from .schema import META_KEYS, schema
@@ -305,8 +306,8 @@ def _check_entry(path: Path, entry, known: list[str]) -> list[Problem]:
     else:
         return []
     if name not in known:
-        return [Problem(f"unknown layer type `{name}`", at, did_you_mean(name, known) +
-                        ("`netspec layers` lists every layer type",), at_key=isinstance(entry, dict))]
+        return [Problem(_("unknown layer type `{name}`", name=name), at, did_you_mean(name, known) +
+                        (_("`netspec layers` lists every layer type"),), at_key=isinstance(entry, dict))]
     lt = layers().get(name)
     if lt is None or isinstance(value, dict):
         return []
