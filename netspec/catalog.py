@@ -7,6 +7,7 @@ import copy
 import os
 
 from .errors import NetspecError, Problem
+from .i18n import _
 
 DEFAULT_BATCH = 64  # data.batch_size when a spec does not give it
 TRAIN_DEFAULTS = {"epochs": 10, "optimizer": {"Adam": {"lr": 0.001}}, "loss": "CrossEntropyLoss",
@@ -19,8 +20,9 @@ def resolved(data: dict, default_name: str) -> dict:
     spec = copy.deepcopy(data)
     spec.setdefault("name", default_name)
     if "data" not in spec:
-        raise NetspecError(Problem("netspec train needs a `data:` section that names the dataset", (),
-                                   ("add e.g. `data: {dataset: digits}`; see specs/digits.yaml",)))
+        raise NetspecError(Problem(_("netspec train needs a `data:` section that names the dataset"), (),
+                                   (_("add e.g. `{line}`; see {example}", line="data: {dataset: digits}",
+                                      example="specs/digits.yaml"),)))
     spec["data"] = DATA_DEFAULTS | spec["data"]
     spec["data"].setdefault("test_batch_size", spec["data"]["batch_size"])
     spec["train"] = TRAIN_DEFAULTS | spec.get("train", {})
@@ -49,7 +51,7 @@ TRANSFORMS = (
     "RandomVerticalFlip", "RandomRotation", "RandomAffine", "RandomPerspective", "ColorJitter", "Grayscale",
     "RandomGrayscale", "Pad", "GaussianBlur", "RandomErasing", "RandomInvert", "RandomPosterize",
     "RandomSolarize", "RandomAdjustSharpness", "RandomAutocontrast", "RandomEqualize", "RandAugment",
-    "TrivialAugmentWide", "AugMix", "ElasticTransform",
+    "TrivialAugmentWide", "AugMix", "ElasticTransform", "Invert",
 )
 
 OPTIMIZERS = ("ASGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "LBFGS", "NAdam", "RAdam",

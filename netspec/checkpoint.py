@@ -11,34 +11,37 @@ import torch
 
 from .atomic import atomic_write
 from .errors import NetspecError, Problem
+from .i18n import _
 
 FORMAT = "netspec-checkpoint/2"  # /2 carries a digest; /1 (earlier netspec) does not
-_OTHER = ("use the run's other checkpoint (last.pt or best.pt), or train again",)
-_NOT_OURS = ("netspec reads the last.pt and best.pt files that `netspec train` writes in a run folder",)
+_OTHER = (_("use the run's other checkpoint (last.pt or best.pt), or train again"),)
+_NOT_OURS = (_("netspec reads the last.pt and best.pt files that `netspec train` writes in a run folder"),)
 
 
 def save(path: str, payload: dict) -> None:
     """Write a checkpoint; refuses weights that are not finite, so a good file is never replaced by NaNs."""
     for name, tensor in payload["state_dict"].items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
-            raise NetspecError(Problem(f"the weights ({name}) are not finite numbers; the checkpoint "
-                                       f"{path} was not written", hints=("lower the learning rate",)))
+            raise NetspecError(Problem(_("the weights ({name}) are not finite numbers; the checkpoint {path} was "
+                                         "not written", name=name, path=path), hints=(_("lower the learning rate"),)))
     payload = {k: v for k, v in payload.items() if k != "digest"}
     payload["digest"] = digest(payload)
     buffer = io.BytesIO()  # serialised first: a disk that fills up then fails in the write, as an OSError
     torch.save(payload, buffer)
-    kept = "the previous checkpoint is kept" if os.path.exists(path) else "it was not written"
+    kept = _("the previous checkpoint is kept") if os.path.exists(path) else _("it was not written")
     try:
         atomic_write(path, lambda f: f.write(buffer.getbuffer()))
     except OSError as e:
         raise NetspecError(Problem(
-            f"cannot write the checkpoint {path}: {e.strerror or e}; {kept}",
-            hints=("free some disk space or make the run folder writable, then go on with "
-                   f"`netspec train --resume {os.path.dirname(path) or '.'}`",))) from None
+            _("cannot write the checkpoint {path}: {reason}; {kept}", path=path, reason=str(e.strerror or e),
+              kept=kept),
+            hints=(_("free some disk space or make the run folder writable, then go on with "
+                     "`netspec train --resume {folder}`", folder=os.path.dirname(path) or "."),))) from None
 
 
 def _damaged(path: str) -> Problem:
-    return Problem(f"{path} is damaged or cut short (an interrupted copy?) and cannot be read", hints=_OTHER)
+    return Problem(_("{path} is damaged or cut short (an interrupted copy?) and cannot be read", path=path),
+                   hints=_OTHER)
 
 
 def digest(payload: dict) -> str:
@@ -70,15 +73,16 @@ def _feed(h, value) -> None:
 def load(path: str) -> dict:
     """Read a netspec checkpoint on the CPU; never runs code that a file may hold."""
     if not os.path.isfile(path):
-        raise NetspecError(Problem(f"no such checkpoint: {path}" if not os.path.exists(path)
-                                   else f"{path} is not a file", hints=("a run folder holds last.pt and best.pt",)))
+        raise NetspecError(Problem(_("no such checkpoint: {path}", path=path) if not os.path.exists(path)
+                                   else _("{path} is not a file", path=path),
+                                   hints=(_("a run folder holds last.pt and best.pt"),)))
     if os.path.getsize(path) == 0:
-        raise NetspecError(Problem(f"{path} is empty (an interrupted copy?)", hints=_OTHER))
+        raise NetspecError(Problem(_("{path} is empty (an interrupted copy?)", path=path), hints=_OTHER))
     with open(path, "rb") as f:
         zipped = f.read(4) == b"PK\x03\x04"
     if not zipped:  # torch.save writes zip archives; anything else is not ours
-        raise NetspecError(Problem(f"{path} is not a netspec checkpoint (nor any PyTorch checkpoint); "
-                                   "nothing in it was run", hints=_NOT_OURS))
+        raise NetspecError(Problem(_("{path} is not a netspec checkpoint (nor any PyTorch checkpoint); nothing in it "
+                                     "was run", path=path), hints=_NOT_OURS))
     try:
         with warnings.catch_warnings():  # torch warns about odd pickle protocols in damaged files
             warnings.simplefilter("ignore")
@@ -86,15 +90,16 @@ def load(path: str) -> dict:
     except pickle.UnpicklingError as e:
         if "Unsupported global" in str(e):
             raise NetspecError(Problem(
-                f"{path} was refused: it holds Python objects or code, which a netspec checkpoint never does; "
-                "nothing in it was run", hints=("only load checkpoints that netspec wrote",))) from None
+                _("{path} was refused: it holds Python objects or code, which a netspec checkpoint never does; "
+                  "nothing in it was run", path=path),
+                hints=(_("only load checkpoints that netspec wrote"),))) from None
         raise NetspecError(_damaged(path)) from None
     except Exception:  # torch's reader fails in many ways on a damaged file (IndexError, TypeError, ...)
         raise NetspecError(_damaged(path)) from None
     if not isinstance(ckpt, dict) or ckpt.get("format") not in (FORMAT, "netspec-checkpoint/1"):
-        raise NetspecError(Problem(f"{path} is not a netspec checkpoint", hints=_NOT_OURS))
+        raise NetspecError(Problem(_("{path} is not a netspec checkpoint", path=path), hints=_NOT_OURS))
     written = ckpt.pop("digest", None)
     if ckpt["format"] == FORMAT and written != digest(ckpt):
-        raise NetspecError(Problem(f"{path} is damaged: what it holds no longer matches the checksum written "
-                                   "with it (a bit changed on disk or in a copy)", hints=_OTHER))
+        raise NetspecError(Problem(_("{path} is damaged: what it holds no longer matches the checksum written with "
+                                     "it (a bit changed on disk or in a copy)", path=path), hints=_OTHER))
     return ckpt

@@ -108,6 +108,7 @@ def _parser(out: TextIO) -> _Parser:
     pr.add_argument("checkpoint", metavar="CHECKPOINT")
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--top", type=int, default=5, metavar="K")
+    _common(pr, t)
     pr.add_argument("--format", choices=["text", "json"], default="text")
     sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))
     layers = sub.add_parser("layers", help=t(_("list the layer types, or one layer's arguments")))
@@ -169,6 +170,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     except _Exit as e:
         (out if e.code == 0 else err).write(e.message)
         return e.code
+    except BrokenPipeError:  # the reader went away (`netspec train ... | head -2`): stop quietly, as Unix
+        _quiet(out)  # commands do; finished epochs are saved, and `--resume` goes on
+        return 141  # 128 + SIGPIPE, what a shell reports for such a command
     except KeyboardInterrupt:
         err.write(_line("netspec", _("interrupted")))
         return 130
@@ -183,6 +187,17 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
     finally:
         i18n.use(None)
         _argparse_in("en")
+
+
+def _quiet(out: TextIO) -> None:
+    """Point the process's stdout at /dev/null, so that flushing it at exit says nothing more."""
+    if out is sys.stdout:
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            pass
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def run() -> None:
@@ -250,6 +265,7 @@ def _train(args, out: TextIO, err: TextIO) -> int:
         argv += [a for item in args.overrides for a in ("--set", item)]
         argv += (["--device", args.device] if args.device else []) + \
             (["--max-params", str(args.max_params)] if args.max_params is not None else [])
+        argv += ["--lang", i18n.current()]  # the ranks speak the language this command was given
         return launch(args.nproc, argv, err)
     history = train(args.spec, args.overrides, args.device, args.resume, stream=out, max_params=args.max_params)
     out.write(tr(_("run folder: {path}", path=history.run_dir)) + "\n")
@@ -269,10 +285,10 @@ def _eval(args, out: TextIO, err: TextIO) -> int:
 def _predict(args, out: TextIO, err: TextIO) -> int:
     import_torch()
     from .evaluation import predict
-    from .render import dumps, predict_text
+    from .render import dumps, predict_json, predict_text
 
     if args.top < 1:
         raise _Exit(2, _line("netspec predict", _("--top must be 1 or more")))
-    results = predict(args.checkpoint, args.images, args.top)
-    out.write(dumps(results) if args.format == "json" else predict_text(results))
+    results = predict(args.checkpoint, args.images, args.top, args.device or "cpu", args.overrides)
+    out.write(dumps(predict_json(results)) if args.format == "json" else predict_text(results))
     return 0

@@ -14,13 +14,14 @@ from torch.utils.data import Dataset, Subset
 from . import safepickle
 from .catalog import DATASETS, TORCHVISION_DATASETS
 from .errors import NetspecError, Path, Problem, did_you_mean
+from .i18n import _
 
 SOURCES = {
     "CIFAR10": ("cifar-10-batches-py", "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
     "CIFAR100": ("cifar-100-python", "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
-    "MNIST": ("MNIST/raw", "the four *-ubyte files from http://yann.lecun.com/exdb/mnist/"),
-    "FashionMNIST": ("FashionMNIST/raw", "the four *-ubyte files from the Fashion-MNIST repository"),
-    "KMNIST": ("KMNIST/raw", "the four *-ubyte files from the KMNIST repository"),
+    "MNIST": ("MNIST/raw", _("the four *-ubyte files from {url}", url="http://yann.lecun.com/exdb/mnist/")),
+    "FashionMNIST": ("FashionMNIST/raw", _("the four *-ubyte files from the {name} repository", name="Fashion-MNIST")),
+    "KMNIST": ("KMNIST/raw", _("the four *-ubyte files from the {name} repository", name="KMNIST")),
 }
 _MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
@@ -75,7 +76,8 @@ def load_data(data: dict, input_shape: tuple[int, ...], input_dtype: str = "floa
     elif name == "FakeData":
         train, test, classes = _fake(args, train_tf, test_tf, input_shape)
     else:  # the schema refuses other names; a dict spec that skipped it lands here
-        raise NetspecError(Problem(f"unknown dataset `{name}`", ("data", "dataset"), did_you_mean(name, DATASETS)))
+        raise NetspecError(Problem(_("unknown dataset `{name}`", name=name), ("data", "dataset"),
+                                   did_you_mean(name, DATASETS)))
     return Data(train, test, classes, images)
 
 
@@ -94,21 +96,33 @@ def transforms(entries: list, where: Path, images: bool):
                       for i, entry, name, value in named])
 
 
+class Invert:
+    """Light becomes dark and dark becomes light: a photo of dark ink on white paper, for a model trained on
+    light strokes on black (netspec's own transform; torchvision has only RandomInvert)."""
+
+    def __call__(self, img):
+        import torchvision.transforms.functional as F
+
+        return F.invert(img)
+
+
 def _transform(T, name: str, value, where: Path):
-    cls = getattr(T, name)
+    cls = Invert if name == "Invert" else getattr(T, name)
     params = [p for p in inspect.signature(cls).parameters if p not in ("self",)]
     kwargs = dict(value) if isinstance(value, dict) else ({} if value is None else {params[0]: value})
     if "interpolation" in kwargs and isinstance(kwargs["interpolation"], str):
         kwargs["interpolation"] = T.InterpolationMode(kwargs["interpolation"].lower())
+    known = _("its arguments: {names}", names=", ".join(params))
     for key in kwargs:
         if key not in params:
-            raise NetspecError(Problem(f"{name} has no argument `{key}`", where + (key,) if isinstance(value, dict)
-                                       else where, did_you_mean(key, params) + (f"its arguments: {', '.join(params)}",)))
+            raise NetspecError(Problem(_("{name} has no argument `{arg}`", name=name, arg=key),
+                                       where + (key,) if isinstance(value, dict) else where,
+                                       did_you_mean(key, params) + (known,)))
     try:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in kwargs.items()})
-    except (TypeError, ValueError) as e:
-        raise NetspecError(Problem(f"{name} does not accept these arguments: {e}", where,
-                                   (f"its arguments: {', '.join(params)}",))) from None
+    except (TypeError, ValueError) as e:  # torchvision's own words on what it refuses
+        raise NetspecError(Problem(_("{name} does not accept these arguments: {error}", name=name, error=str(e)),
+                                   where, (known,))) from None
 
 
 # The datasets. ----------------------------------------------------------------------
@@ -128,10 +142,12 @@ def _torchvision(name: str, args: dict, train_tf, test_tf):
         train = local(root, train=True, transform=train_tf, download=download)
         test = local(root, train=False, transform=test_tf, download=False)
     except (RuntimeError, OSError):
-        how = "it could not be downloaded (no network?)" if download else "data.download is false"
-        raise NetspecError(Problem(
-            f"the {name} files are not in {os.path.join(root, folder)} and {how}", ("data", "root"),
-            (f"put {source} there (unpacked), or set data.root to where they are",))) from None
+        where = os.path.join(root, folder)
+        missing = _("the {name} files are not in {folder} and it could not be downloaded (no network?)",
+                    name=name, folder=where) if download else \
+            _("the {name} files are not in {folder} and data.download is false", name=name, folder=where)
+        raise NetspecError(Problem(missing, ("data", "root"), (
+            _("put {source} there (unpacked), or set data.root to where they are", source=source),))) from None
     return train, test, list(train.classes)
 
 
@@ -143,8 +159,8 @@ def _safe_cifar(base):
 
     class SafeCIFAR(base):
         meta = {**base.meta, "md5": None}
-        train_list = [[f, None] for f, _ in base.train_list]
-        test_list = [[f, None] for f, _ in base.test_list]
+        train_list = [[f, None] for f, _md5 in base.train_list]
+        test_list = [[f, None] for f, _md5 in base.test_list]
 
         def __init__(self, root, train=True, transform=None, download=False):
             VisionDataset.__init__(self, root, transform=transform)
@@ -155,20 +171,20 @@ def _safe_cifar(base):
                 raise RuntimeError("files missing")
             folder = os.path.join(self.root, self.base_folder)
             data, self.targets = [], []
-            for file, _ in self.train_list if train else self.test_list:
+            for file, _md5 in self.train_list if train else self.test_list:
                 entry = _cifar_pickle(os.path.join(folder, file), base.url)
                 images, labels = entry.get("data"), entry.get("labels", entry.get("fine_labels"))
                 if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2
                         and images.shape[1] == 3072 and isinstance(labels, list) and len(labels) == len(images)
                         and all(isinstance(v, (int, np.integer)) for v in labels)):
-                    raise _not_cifar(os.path.join(folder, file), "its data or labels are not CIFAR's")
+                    raise _not_cifar(os.path.join(folder, file), _("its data or labels are not CIFAR's"))
                 data.append(images)
                 self.targets += [int(v) for v in labels]
             self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
             path = os.path.join(folder, self.meta["filename"])
             classes = _cifar_pickle(path, base.url).get(self.meta["key"])
             if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
-                raise _not_cifar(path, f"it has no list of class names under `{self.meta['key']}`")
+                raise _not_cifar(path, _("it has no list of class names under `{key}`", key=self.meta["key"]))
             self.classes = classes
             self.class_to_idx = {c: i for i, c in enumerate(classes)}
 
@@ -176,8 +192,8 @@ def _safe_cifar(base):
 
 
 def _not_cifar(path: str, why: str) -> NetspecError:
-    return NetspecError(Problem(f"{path} is not a CIFAR file: {why}", ("data", "root"),
-                                ("data.root is the folder that holds the unpacked archive's folder",)))
+    return NetspecError(Problem(_("{path} is not a CIFAR file: {why}", path=path, why=why), ("data", "root"),
+                                (_("data.root is the folder that holds the unpacked archive's folder"),)))
 
 
 def _cifar_pickle(path: str, url: str) -> dict:
@@ -186,15 +202,15 @@ def _cifar_pickle(path: str, url: str) -> dict:
         entry = safepickle.read(path)
     except safepickle.UnsafePickle as e:
         raise NetspecError(Problem(
-            f"{path} holds more than data: it names {e.name}, which would run code when the file is opened, "
-            "so netspec does not open it", ("data", "root"),
-            (f"CIFAR's own files hold only numbers and names: get them again from {url}",))) from None
+            _("{path} holds more than data: it names {name}, which would run code when the file is opened, so "
+              "netspec does not open it", path=path, name=e.name), ("data", "root"),
+            (_("CIFAR's own files hold only numbers and names: get them again from {url}", url=url),))) from None
     except OSError:
         raise
     except Exception:  # any other failure of unpickling: the bytes are not a whole pickle
-        raise _not_cifar(path, "it is damaged or cut short") from None
+        raise _not_cifar(path, _("it is damaged or cut short")) from None
     if not isinstance(entry, dict):
-        raise _not_cifar(path, "it does not hold a dictionary")
+        raise _not_cifar(path, _("it does not hold a dictionary"))
     return entry
 
 
@@ -210,19 +226,21 @@ def _image_folder(args: dict, train_tf, test_tf, input_shape):
             return Image.open(f).convert(mode)
     train_dir, test_dir = os.path.join(root, "train"), os.path.join(root, "test")
     if not os.path.isdir(train_dir):
-        raise NetspecError(Problem(f"ImageFolder needs {train_dir}/<class>/ folders of images, but {train_dir} "
-                                   "is not there", ("data", "root"), ("data.root is the folder that holds train/",)))
+        raise NetspecError(Problem(_("ImageFolder needs {folder}/<class>/ folders of images, but {folder} is not "
+                                     "there", folder=train_dir), ("data", "root"),
+                                   (_("data.root is the folder that holds train/"),)))
     try:
         train = ImageFolder(train_dir, transform=train_tf, loader=loader)
         if os.path.isdir(test_dir):
             return train, ImageFolder(test_dir, transform=test_tf, loader=loader), list(train.classes)
     except (FileNotFoundError, OSError) as e:
-        raise NetspecError(Problem(f"ImageFolder cannot read {root}: {e}", ("data", "root"))) from None
+        raise NetspecError(Problem(_("ImageFolder cannot read {folder}: {error}", folder=root, error=str(e)),
+                                   ("data", "root"))) from None
     split = args.get("val_split")
     if split is None:
-        raise NetspecError(Problem(f"{root} has no test/ folder", ("data", "root"),
-                                   ("add test/<class>/ folders, or set data.val_split (e.g. 0.2) to hold out "
-                                    "part of train/",)))
+        raise NetspecError(Problem(_("{folder} has no test/ folder", folder=root), ("data", "root"),
+                                   (_("add test/<class>/ folders, or set data.val_split (e.g. 0.2) to hold out part "
+                                      "of train/"),)))
     plain = ImageFolder(train_dir, transform=test_tf, loader=loader)
     order = torch.randperm(len(train), generator=torch.Generator().manual_seed(0)).tolist()
     n_test = max(1, int(round(len(order) * split)))
@@ -243,14 +261,16 @@ def _npz(args: dict, train_tf, test_tf, dtype: str):
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
     except FileNotFoundError:
-        raise NetspecError(Problem(f"no such file: {path}", ("data", "root"),
-                                   ("data.root is the .npz file's path",))) from None
+        raise NetspecError(Problem(_("no such file: {path}", path=path), ("data", "root"),
+                                   (_("data.root is the .npz file's path"),))) from None
     except (OSError, ValueError) as e:
-        raise NetspecError(Problem(f"{path} cannot be read as an .npz file: {e}", ("data", "root"))) from None
+        raise NetspecError(Problem(_("{path} cannot be read as an .npz file: {error}", path=path, error=str(e)),
+                                   ("data", "root"))) from None
     missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
     if missing:
-        raise NetspecError(Problem(f"{path} has no {', '.join(missing)}", ("data", "root"),
-                                   ("an npz dataset holds x_train, y_train, x_test, y_test (and optionally classes)",)))
+        raise NetspecError(Problem(_("{path} has no {names}", path=path, names=", ".join(missing)), ("data", "root"),
+                                   (_("an npz dataset holds x_train, y_train, x_test, y_test (and optionally "
+                                      "classes)"),)))
     ys = [torch.from_numpy(arrays[k].astype(np.int64)) for k in ("y_train", "y_test")]
     n = int(max(int(y.max()) for y in ys)) + 1 if all(len(y) for y in ys) else 0
     classes = [str(c) for c in arrays["classes"]] if "classes" in arrays else [str(i) for i in range(n)]
@@ -285,11 +305,12 @@ def first_sample(dataset: Dataset, where: Path):
     try:
         x, y = dataset[0]
     except (OSError, ValueError, TypeError, RuntimeError) as e:
-        raise NetspecError(Problem(f"the data's first sample cannot be made: {e}", where,
-                                   ("check data.transform: images need ToTensor before tensor transforms",))) from None
+        raise NetspecError(Problem(_("the data's first sample cannot be made: {error}", error=str(e)), where,
+                                   (_("check data.transform: images need ToTensor before tensor transforms"),))
+                           ) from None
     if not isinstance(x, torch.Tensor):
-        raise NetspecError(Problem(f"data.transform turns samples into {type(x).__name__}, not tensors",
-                                   ("data", "transform"), ("add ToTensor to data.transform",)))
+        raise NetspecError(Problem(_("data.transform turns samples into {type}, not tensors", type=type(x).__name__),
+                                   ("data", "transform"), (_("add ToTensor to data.transform"),)))
     return x, y
 
 
@@ -298,41 +319,59 @@ def check_fits(report, data: Data, loss) -> None:
     x, y = first_sample(data.train, ("data", "dataset"))
     want = tuple(report.input.shape)
     if tuple(x.shape) != want:
+        shape = str(list(x.shape))
         raise NetspecError(Problem(
-            f"the data's samples are {list(x.shape)} but model.input is {list(want)}", ("model", "input"),
-            (f"set model.input to {list(x.shape)}, or add transforms (e.g. Resize, Grayscale) to data.transform",)))
-    ids = report.input.dtype.startswith("int")
-    if ids == x.is_floating_point():
-        kind = f"{x.dtype}".removeprefix("torch.")
-        raise NetspecError(Problem(
-            f"model.input takes {'integer token ids' if ids else 'floating-point values'} "
-            f"({report.input.dtype}), but the data's samples are {kind}", ("model", "input"),
-            ("token ids come from an .npz of integers" if ids else "add ToTensor to data.transform, or set "
-             "model.input's dtype to the data's (e.g. {shape: [...], dtype: int64} for token ids)",)))
+            _("the data's samples are {shape} but model.input is {input}", shape=shape, input=str(list(want))),
+            ("model", "input"),
+            (_("set model.input to {shape}, or add transforms (e.g. Resize, Grayscale) to data.transform",
+               shape=shape),)))
+    _check_kind(report.input.dtype, x)
     loss_name = loss if isinstance(loss, str) else next(iter(loss))
     out = report.output.shape
     is_label = isinstance(y, int) or (isinstance(y, torch.Tensor) and not y.is_floating_point() and y.dim() == 0)
     if is_label and loss_name != "PoissonNLLLoss" and out != (len(data.classes),):
         last = report.layers[-1]
-        fix = (f"set the last layer's out_features to {len(data.classes)}" if "out_features" in last.args
-               else f"make the model's output (N, {len(data.classes)})")
-        raise NetspecError(Problem(f"the data has {len(data.classes)} classes but the model's output is "
-                                   f"(N, {', '.join(map(str, out))})", last.node.path, (fix,)))
+        n, wanted, shape = len(data.classes), f"(N, {len(data.classes)})", f"(N, {', '.join(map(str, out))})"
+        fix = (_("set the last layer's out_features to {classes}", classes=n) if "out_features" in last.args
+               else _("make the model's output {shape}", shape=wanted))
+        raise NetspecError(Problem(_("the data has {classes} classes but the model's output is {shape}", classes=n,
+                                     shape=shape), last.node.path, (fix,)))
     if is_label:
-        for split, dataset in (("training", data.train), ("test", data.test)):
-            _labels_in_range(split, dataset, len(data.classes))
+        for training, dataset in ((True, data.train), (False, data.test)):
+            _labels_in_range(training, dataset, len(data.classes))
 
 
-def _labels_in_range(split: str, dataset: Dataset, n: int) -> None:
+def _check_kind(dtype: str, x: torch.Tensor) -> None:
+    """Integer token ids for a model that takes ids, floating-point values for the others."""
+    ids = dtype.startswith("int")
+    if ids != x.is_floating_point():
+        return
+    kind = f"{x.dtype}".removeprefix("torch.")
+    if ids:
+        raise NetspecError(Problem(
+            _("model.input takes integer token ids ({dtype}), but the data's samples are {kind}", dtype=dtype,
+              kind=kind), ("model", "input"), (_("token ids come from an .npz of integers"),)))
+    raise NetspecError(Problem(
+        _("model.input takes floating-point values ({dtype}), but the data's samples are {kind}", dtype=dtype,
+          kind=kind), ("model", "input"),
+        (_("add ToTensor to data.transform, or set model.input's dtype to the data's (e.g. {example} for token "
+           "ids)", example="{shape: [...], dtype: int64}"),)))
+
+
+def _labels_in_range(training: bool, dataset: Dataset, n: int) -> None:
     """Every label names one of the n classes (where the labels can be read without the samples)."""
     labels = _labels(dataset)
     if labels is None or not len(labels) or n == 0:
         return
     low, high = int(labels.min()), int(labels.max())
     if low < 0 or high >= n:
-        raise NetspecError(Problem(f"the {split} data has the label {high if high >= n else low}, but its "
-                                   f"{n} classes are numbered 0 to {n - 1}", ("data", "dataset"),
-                                   ("check the labels (y_train, y_test) and the class names",)))
+        label, last = high if high >= n else low, n - 1
+        said = _("the training data has the label {label}, but its {classes} classes are numbered 0 to {last}",
+                 label=label, classes=n, last=last) if training else \
+            _("the test data has the label {label}, but its {classes} classes are numbered 0 to {last}", label=label,
+              classes=n, last=last)
+        raise NetspecError(Problem(said, ("data", "dataset"),
+                                   (_("check the labels (y_train, y_test) and the class names"),)))
 
 
 def _labels(dataset: Dataset) -> torch.Tensor | None:

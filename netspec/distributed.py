@@ -19,6 +19,8 @@ from datetime import timedelta
 
 import torch
 
+from .i18n import _, tr
+
 TIMEOUT = timedelta(minutes=10)  # a collective that waits longer than this stops the job
 
 
@@ -178,12 +180,16 @@ def launch(nproc: int, argv: list[str], err) -> int:
         first = min(failures, key=lambda r: failures[r].timestamp)
         if failures.get(0) and failures[0].exitcode > 0 and failures[first].exitcode > 0:
             return failures[0].exitcode  # rank 0 has said what went wrong
-        rank, failure = first, failures[first]
-        how = (f"was killed by {failure.signal_name()}" if failure.exitcode < 0
-               else f"stopped with exit status {failure.exitcode}")
-        err.write(f"netspec: error: rank {rank} (process {failure.pid}) {how}; every rank of the job was stopped\n")
+        failure = failures[first]
+        said = _("rank {rank} (process {pid}) was killed by {signal}; every rank of the job was stopped",
+                 rank=first, pid=failure.pid, signal=failure.signal_name()) if failure.exitcode < 0 else \
+            _("rank {rank} (process {pid}) stopped with exit status {status}; every rank of the job was stopped",
+              rank=first, pid=failure.pid, status=failure.exitcode)
+        error = _("error")
+        err.write(f"netspec: {tr(error)}: {tr(said)}\n")
         return 130 if failure.exitcode == 130 else 1
     except SignalException as e:
-        err.write(f"netspec: interrupted ({signal.Signals(e.sigval).name}); every rank was stopped\n")
+        said = _("interrupted ({signal}); every rank was stopped", signal=signal.Signals(e.sigval).name)
+        err.write(f"netspec: {tr(said)}\n")
         return 130
     return 0

@@ -9,6 +9,7 @@ import torch
 from . import checkpoint
 from .catalog import ONE_HOT_LOSSES
 from .errors import NetspecError, Problem
+from .i18n import _
 from .objectives import sums
 
 
@@ -59,14 +60,14 @@ def load_model(path: str, device: str = "cpu"):
     ckpt = checkpoint.load(path)
     report = check(ckpt["spec"], batch=0)  # its training batch is not this machine's concern
     if not report.valid:
-        raise NetspecError(Problem(f"{path} holds a spec that this netspec cannot build: "
-                                   f"{report.errors[0].message}"))
+        raise NetspecError(Problem(_("{path} holds a spec that this netspec cannot build: {problem}", path=path,
+                                     problem=report.errors[0].message)))
     model = build_network(report.layers, report.input)
     try:
         model.load_state_dict(ckpt["state_dict"])
     except RuntimeError as e:
-        raise NetspecError(Problem(f"{path}: the weights do not fit the spec's model ({str(e).splitlines()[0]})")) \
-            from None
+        raise NetspecError(Problem(_("{path}: the weights do not fit the spec's model ({error})", path=path,
+                                     error=str(e).splitlines()[0]))) from None
     return model.to(device).eval(), ckpt, report
 
 
@@ -97,49 +98,102 @@ def evaluate(path: str, overrides: list[str] | tuple = (), device: str | None = 
     return result
 
 
-def predict(path: str, images: list[str], top: int = 5, device: str = "cpu") -> list[dict]:
-    """The most likely classes of each image, by name, with probabilities."""
+def predict(path: str, images: list[str], top: int = 5, device: str = "cpu",
+            overrides: list[str] | tuple = ()) -> list[dict]:
+    """The most likely classes of each image, by name, with probabilities; how each image was prepared
+    (`prepared`: the steps, in words) and what makes it unlike the training images (`warnings`)."""
+    from . import imagestats
+    from . import overrides as ov
+    from .loader import Document
+
     model, ckpt, report = load_model(path, device)
-    prepare = _preparation(ckpt["spec"].get("data", {}), report.input.shape)
+    spec = ov.apply(Document(ckpt["spec"], path), list(overrides)).data
+    prepare = _preparation(spec.get("data", {}), report.input.shape)
     classes = ckpt.get("classes") or [str(i) for i in range(report.layers[-1].output.shape[-1])]
+    stats = ckpt.get("data_stats")  # absent from checkpoints of netspec before 0.2
     results = []
     for image in images:
-        x = prepare(image)
+        x, steps, aspect = prepare(image)
         with torch.no_grad():
             probs = torch.softmax(model(x.unsqueeze(0).to(device)).float(), dim=-1)[0].cpu()
         p, idx = probs.topk(min(top, probs.numel()))
-        results.append({"image": image, "top": [{"class": classes[i] if i < len(classes) else str(i),
-                                                 "probability": float(v)} for v, i in zip(p.tolist(), idx.tolist())]})
+        unlike = imagestats.differences(x, stats, aspect) if stats else []
+        results.append({"image": image, "prepared": steps,
+                        "top": [{"class": classes[i] if i < len(classes) else str(i), "probability": float(v)}
+                                for v, i in zip(p.tolist(), idx.tolist())],
+                        "warnings": [{"message": m, "hint": h} for m, h in unlike]})
     return results
 
 
 _SIZING = ("Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop")
+_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def _mode_words(mode: str):
+    return {"L": _("grey"), "1": _("black-and-white"), "RGB": _("colour"), "RGBA": _("transparent colour"),
+            "P": _("palette colour"), "CMYK": _("CMYK colour")}.get(mode, mode)
+
+
+def _name(entry) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+def _step(entry):
+    """One transform of the preparation, in words where it has some."""
+    name = _name(entry)
+    value = None if isinstance(entry, str) else entry[name]
+    if name == "ToTensor":
+        return _("values scaled to 0..1 (ToTensor)")
+    if name == "Invert":
+        return _("inverted (Invert): light becomes dark")
+    if name == "Normalize" and isinstance(value, dict):
+        return _("normalised with mean {mean} and std {std} (Normalize)", mean=value.get("mean"),
+                 std=value.get("std"))
+    return name
 
 
 def _preparation(data: dict, shape: tuple[int, ...]):
-    """image path -> tensor, as the spec's test transform prepares its data's images."""
+    """image path -> (tensor, the steps in words, the picture's width/height), as the spec's test
+    transform prepares its data's images, after `data.predict_transform` (applied to the picture)."""
     import torchvision.transforms.functional as F
 
     from .data import dataset_spec, transforms
 
     if len(shape) != 3 or shape[0] not in (1, 3, 4):
-        raise NetspecError(Problem(f"predict works on image models, but this model's input is {list(shape)}"))
+        raise NetspecError(Problem(_("predict works on image models, but this model's input is {shape}",
+                                     shape=str(list(shape)))))
     entries = data.get("transform", ["ToTensor"])
+    before = data.get("predict_transform", [])
     pictures = dataset_spec(data)[0] not in ("npz", "digits")  # the transform starts from a picture
     tf = transforms(entries, ("data", "transform"), images=pictures)
-    sizes = any((e if isinstance(e, str) else next(iter(e))) in _SIZING for e in entries)
+    first = transforms(before, ("data", "predict_transform"), images=True)
+    sizes = any(_name(e) in _SIZING for e in entries)
 
-    def prepare(image: str) -> torch.Tensor:
-        img = _open(image, shape[0])
+    def prepare(image: str):
+        img, mode = _open(image, shape[0])
+        steps = [_("a {width}x{height} {mode} picture", width=img.width, height=img.height, mode=_mode_words(mode))]
+        if mode != _MODES[shape[0]]:
+            steps.append(_("made {mode}", mode=_mode_words(_MODES[shape[0]])))
+        aspect = img.width / img.height
+        if first is not None:
+            img = first(img)
+            steps += [_step(e) for e in before]
         if not (pictures and sizes):  # nothing in the transform sizes it: fit it to model.input
+            if (img.width, img.height) != (shape[2], shape[1]):
+                steps.append(_("resized to {width}x{height}", width=shape[2], height=shape[1]) if
+                             abs(aspect - shape[2] / shape[1]) < 0.01 else
+                             _("resized to {width}x{height}, squeezed out of shape", width=shape[2], height=shape[1]))
             img = img.resize((shape[2], shape[1]))
         x = tf(img) if pictures and tf else F.to_tensor(img)
         x = x if pictures or tf is None else tf(x)
+        steps += [_step(e) for e in entries] if pictures else \
+            [_step("ToTensor")] + [_step(e) for e in entries if _name(e) != "ToTensor"]  # to_tensor, then the rest
         if tuple(x.shape) != tuple(shape):
-            raise NetspecError(Problem(f"the spec's data.transform turns {image} into {list(x.shape)}, but the "
-                                       f"model's input is {list(shape)}",
-                                       hints=("add a Resize to data.transform",)))
-        return x
+            raise NetspecError(Problem(_("the spec's data.transform turns {image} into {shape}, but the model's "
+                                         "input is {input}", image=image, shape=str(list(x.shape)),
+                                         input=str(list(shape))),
+                                       hints=(_("add a Resize to data.transform"),)))
+        return x, steps, aspect
     return prepare
 
 
@@ -148,10 +202,10 @@ def _open(path: str, channels: int):
     from PIL import Image, UnidentifiedImageError
 
     if not os.path.isfile(path):
-        raise NetspecError(Problem(f"no such image: {path}"))
+        raise NetspecError(Problem(_("no such image: {path}", path=path)))
     try:
         with Image.open(path) as img:
-            return img.convert({1: "L", 3: "RGB", 4: "RGBA"}[channels])
+            return img.convert(_MODES[channels]), img.mode
     except (UnidentifiedImageError, OSError, ValueError):
-        raise NetspecError(Problem(f"{path} cannot be read as an image",
-                                   hints=("use a PNG, JPEG, BMP, GIF or another common image format",))) from None
+        raise NetspecError(Problem(_("{path} cannot be read as an image", path=path),
+                                   hints=(_("use a PNG, JPEG, BMP, GIF or another common image format"),))) from None

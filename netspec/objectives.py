@@ -7,6 +7,7 @@ import inspect
 import torch
 
 from .errors import NetspecError, Problem, did_you_mean
+from .i18n import _
 
 
 def _named(value) -> tuple[str, dict]:
@@ -20,10 +21,10 @@ def _construct(cls, name: str, where: tuple, *args, **kwargs):
         params = [p for p in inspect.signature(cls).parameters if p not in ("self", "params", "optimizer")]
         bad = [k for k in kwargs if k not in params]
         hints = did_you_mean(bad[0], params) if bad else ()
-        raise NetspecError(Problem(f"{name} does not accept these arguments ({e})", where,
-                                   hints + (f"its arguments: {', '.join(params)}",))) from None
-    except ValueError as e:
-        raise NetspecError(Problem(f"{name}: {e}", where)) from None
+        raise NetspecError(Problem(_("{name} does not accept these arguments ({error})", name=name, error=str(e)),
+                                   where, hints + (_("its arguments: {names}", names=", ".join(params)),))) from None
+    except ValueError as e:  # torch's own words on a value it refuses
+        raise NetspecError(Problem(_("{name}: {error}", name=name, error=str(e)), where)) from None
 
 
 def make_loss(spec) -> tuple[str, torch.nn.Module]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 from typing import TextIO
 
+from .i18n import _, tr
+
 
 class Progress:
     """Draws at most a few times a second; `due()` tells the loop when a figure is worth fetching."""
@@ -21,19 +23,27 @@ class Progress:
         width = 30
         filled = int(width * done / max(total, 1))
         bar = "=" * filled + (">" if filled < width else "") + " " * (width - filled - 1)
-        self.stream.write(f"\repoch {epoch}/{self.epochs} [{bar}] {done}/{total} loss {loss:.4f}")
+        self.stream.write("\r" + tr(_("epoch {epoch}/{epochs} [{bar}] {done}/{total} loss {loss:.4f}", epoch=epoch,
+                                       epochs=self.epochs, bar=bar, done=done, total=total, loss=loss)))
         self.stream.flush()
 
     def epoch(self, row: dict) -> None:
         if not self.stream:
             return
-        acc = f"  accuracy {100 * row['test_accuracy']:.2f}%" if row.get("test_accuracy") is not None else ""
-        line = (f"epoch {row['epoch']}/{self.epochs}  train loss {row['train_loss']:.4f}  "
-                f"test loss {row['test_loss']:.4f}{acc}  {row['seconds']:.1f} s  {row['images_per_s']:,.0f} img/s")
-        self.stream.write(("\r\x1b[K" if self.tty else "") + line + "\n")
+        figures = dict(epoch=row["epoch"], epochs=self.epochs, train_loss=row["train_loss"],
+                       test_loss=row["test_loss"], seconds=row["seconds"], speed=row["images_per_s"])
+        if row.get("test_accuracy") is None:
+            line = _("epoch {epoch}/{epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
+                     "{seconds:.1f} s  {speed:,.0f} img/s", **figures)
+        else:
+            line = _("epoch {epoch}/{epochs}  train loss {train_loss:.4f}  test loss {test_loss:.4f}  "
+                     "accuracy {accuracy:.2f}%  {seconds:.1f} s  {speed:,.0f} img/s",
+                     accuracy=100 * row["test_accuracy"], **figures)
+        self.stream.write(("\r\x1b[K" if self.tty else "") + tr(line) + "\n")
         self.stream.flush()
 
     def say(self, text: str) -> None:
+        """One line, in the user's language."""
         if self.stream:
-            self.stream.write(text + "\n")
+            self.stream.write(tr(text) + "\n")
             self.stream.flush()

@@ -22,6 +22,22 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def _ljust(text: str, columns: int) -> str:
+    """str.ljust by terminal columns, so that Chinese text lines up too."""
+    return text + " " * (columns - width(text))
+
+
+def _rjust(text: str, columns: int) -> str:
+    return " " * (columns - width(text)) + text
+
+
+def _labelled(pairs: list[tuple], indent: str = "", gap: int = 2) -> list[str]:
+    """`label:  value` lines, the values lined up `gap` columns after the widest label (in the user's language)."""
+    labels = [tr(label) for label, _value in pairs]
+    column = max(map(width, labels)) + gap
+    return [f"{indent}{_ljust(label, column)}{value}" for label, (_label, value) in zip(labels, pairs)]
+
+
 def _kind(kind: str) -> str:
     return tr({"error": _("error"), "warning": _("warning"), "note": _("note")}[kind])
 
@@ -74,7 +90,8 @@ def _folded(report: Report, depth: int | None) -> list[tuple]:
             if rows and rows[-1][1] == group:
                 rows[-1][3:] = [info.output.shape, rows[-1][4] + info.params, rows[-1][5] + info.macs]
                 continue
-            rows.append([str(i), group, f"block {info.node.blocks[depth]}", info.output.shape, info.params, info.macs])
+            rows.append([str(i), group, tr(_("block {name}", name=info.node.blocks[depth])), info.output.shape,
+                         info.params, info.macs])
         else:
             rows.append([str(i), info.name, info.type, info.output.shape, info.params, info.macs])
     return [(r[0], r[1], r[2], fmt(r[3]), f"{r[4]:,}", f"{r[5]:,}") for r in rows]
@@ -82,23 +99,26 @@ def _folded(report: Report, depth: int | None) -> list[tuple]:
 
 def table_text(report: Report, depth: int | None = None) -> str:
     """A summary like Keras' and torchinfo's: one row per layer (or folded block), then the totals."""
-    rows = [("#", "name", "type", "output shape", "params", "MACs"),
-            ("", "input", "", fmt(report.input.shape), "", "")]
+    heading = ("#", _("name"), _("type"), _("output shape"), _("params"), _("MACs"))
+    rows = [tuple(map(tr, heading)), ("", tr(_("input")), "", fmt(report.input.shape), "", "")]
     rows += _folded(report, depth)
-    widths = [max(len(r[c]) for r in rows) for c in range(6)]
+    widths = [max(width(r[c]) for r in rows) for c in range(6)]
     right = {0, 4, 5}
 
     def line(r):
-        return "  ".join(v.rjust(w) if c in right else v.ljust(w) for c, (v, w) in enumerate(zip(r, widths))).rstrip()
-    rule = "-" * len(line(rows[0]))
+        return "  ".join(_rjust(v, w) if c in right else _ljust(v, w)
+                         for c, (v, w) in enumerate(zip(r, widths))).rstrip()
+    rule = "-" * width(line(rows[0]))
     name = report.doc.data.get("name") if report.doc else None
-    out = [f"{report.file}: valid" + (f" ({name})" if name else ""), rule, line(rows[0]), rule]
+    valid = _("{file}: valid ({name})", file=report.file, name=name) if name else \
+        _("{file}: valid", file=report.file)
+    out = [tr(valid), rule, line(rows[0]), rule]
     out += [line(r) for r in rows[1:]] + [rule]
-    out += [f"Output shape:                  {fmt(report.output.shape)}",
-            f"Total params:                  {_count(report.total_params)}",
-            f"Parameter memory:              {size(report.param_bytes)} (float32)",
-            f"MACs per sample:               {_count(report.total_macs)}",
-            f"Activation memory per sample:  {size(report.activation_bytes)}"]
+    out += _labelled([(_("Output shape:"), fmt(report.output.shape)),
+                      (_("Total params:"), _count(report.total_params)),
+                      (_("Parameter memory:"), f"{size(report.param_bytes)} (float32)"),
+                      (_("MACs per sample:"), _count(report.total_macs)),
+                      (_("Activation memory per sample:"), size(report.activation_bytes))])
     return "\n".join(out) + "\n"
 
 
@@ -130,53 +150,73 @@ def dumps(obj) -> str:
 
 
 def layers_text(table: dict[str, LayerType]) -> str:
-    width = max(map(len, table))
-    return "".join(f"{name.ljust(width)}  {lt.summary}\n" for name, lt in sorted(table.items())) + \
-        "\n`netspec layers NAME` shows one layer's arguments.\n"
+    w = max(map(len, table))
+    more = _("`{command}` shows one layer's arguments.", command="netspec layers NAME")
+    return "".join(f"{name.ljust(w)}  {tr(lt.summary)}\n" for name, lt in sorted(table.items())) + \
+        f"\n{tr(more)}\n"
+
+
+def _state(arg) -> str:
+    """Whether an argument must be given, and what it is when left out."""
+    if arg.inferred:
+        return _("inferred from the input when left out")
+    if arg.default is REQUIRED:
+        return _("required")
+    return _("default {value}", value=json.dumps(arg.default))
 
 
 def layer_text(lt: LayerType) -> str:
-    out = [f"{lt.name}: {lt.summary}", f"  torch class: torch.nn.{lt.torch_class or lt.name}"]
+    out = [f"{lt.name}: {tr(lt.summary)}"]
+    facts = [(_("torch class:"), f"torch.nn.{lt.torch_class or lt.name}")]
     if lt.main:
-        out.append(f"  short form:  - {lt.name}: <{lt.main}>")
+        facts.append((_("short form:"), f"- {lt.name}: <{lt.main}>"))
+    out += _labelled(facts, "  ", 1)
     if lt.args:
-        out.append("  arguments:")
+        out.append("  " + tr(_("arguments:")))
         w = max(map(len, lt.args))
         for name, arg in lt.args.items():
-            if arg.inferred:
-                state = "inferred from the input when left out"
-            elif arg.default is REQUIRED:
-                state = "required"
-            else:
-                state = f"default {json.dumps(arg.default)}"
-            out.append(f"    {name.ljust(w)}  {arg.kind or 'value'}; {state}")
+            about = _("{kind}; {state}", kind=arg.kind or _("value"), state=_state(arg))
+            out.append(f"    {name.ljust(w)}  {tr(about)}")
     else:
-        out.append("  arguments: none")
+        out.append("  " + tr(_("arguments: none")))
     if lt.stricter:
-        out.append(f"  note: {lt.stricter}")
+        out.append(f"  {_kind('note')}: {tr(lt.stricter)}")
     return "\n".join(out) + "\n"
 
 
 def eval_text(result: dict) -> str:
-    out = [f"test samples: {result['samples']:,}", f"loss:         {result['loss']:.4f}"]
+    figures = [(_("test samples:"), f"{result['samples']:,}"), (_("loss:"), f"{result['loss']:.4f}")]
+    if result["accuracy"] is not None:
+        figures.append((_("accuracy:"), f"{100 * result['accuracy']:.2f}%"))
+    out = _labelled(figures, gap=1)
     if result["accuracy"] is None:
         return "\n".join(out) + "\n"
-    out.append(f"accuracy:     {100 * result['accuracy']:.2f}%")
     classes = result["classes"]
-    width = max(map(len, classes + ["class"]))
-    out += ["", "per class:"]
-    out += [f"  {c.ljust(width)}  " + ("-" if a is None else f"{100 * a:6.2f}%") for c, a in result["per_class"].items()]
+    names = max(map(width, classes + ["class"]))  # class names may be Chinese (ImageFolder's folders)
+    out += ["", tr(_("per class:"))]
+    out += [f"  {_ljust(c, names)}  " + ("-" if a is None else f"{100 * a:6.2f}%")
+            for c, a in result["per_class"].items()]
     cell = max(5, max(len(str(v)) for row in result["confusion"] for v in row) + 1)
-    out += ["", "confusion matrix (rows: true class, columns: predicted):",
-            " " * (width + 2) + "".join(str(i).rjust(cell) for i in range(len(classes)))]
-    out += [f"  {c.ljust(width)}" + "".join(str(v).rjust(cell) for v in row)
+    out += ["", tr(_("confusion matrix (rows: true class, columns: predicted):")),
+            " " * (names + 2) + "".join(str(i).rjust(cell) for i in range(len(classes)))]
+    out += [f"  {_ljust(c, names)}" + "".join(str(v).rjust(cell) for v in row)
             for c, row in zip(classes, result["confusion"])]
     return "\n".join(out) + "\n"
 
 
 def predict_text(results: list[dict]) -> str:
-    out = []
+    """Each image: how it was prepared, its top classes, then what makes it unlike the training images."""
+    out, warning, hint = [], _kind("warning"), tr(_("hint"))
     for r in results:
-        out.append(r["image"])
+        out.append(f"{r['image']}: " + " -> ".join(tr(step) for step in r["prepared"]))
         out += [f"  {100 * t['probability']:6.2f}%  {t['class']}" for t in r["top"]]
+        for w in r["warnings"]:
+            out += [f"  {warning}: {tr(w['message'])}", f"  {hint}: {tr(w['hint'])}"]
     return "\n".join(out) + "\n"
+
+
+def predict_json(results: list[dict]) -> list[dict]:
+    """The results with their words in the user's language."""
+    return [r | {"prepared": [tr(s) for s in r["prepared"]],
+                 "warnings": [{"message": tr(w["message"]), "hint": tr(w["hint"])} for w in r["warnings"]]}
+            for r in results]

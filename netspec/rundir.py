@@ -9,6 +9,7 @@ import yaml
 
 from .atomic import atomic_write
 from .errors import NetspecError, Problem
+from .i18n import _
 
 METRICS = ["epoch", "train_loss", "test_loss", "test_accuracy", "lr", "seconds", "images_per_s"]
 
@@ -35,19 +36,20 @@ def prepare(folder: str) -> None:
             f.write("ok")
         os.unlink(probe)
     except OSError as e:
-        raise NetspecError(Problem(f"cannot write the run folder {folder}: {e.strerror}", ("output", "dir"),
-                                   ("set output.dir to a folder you can write, e.g. --set output.dir=runs/mine",))
-                           ) from None
+        raise NetspecError(Problem(_("cannot write the run folder {folder}: {reason}", folder=folder,
+                                     reason=str(e.strerror)), ("output", "dir"),
+                                   (_("set output.dir to a folder you can write, e.g. {option}",
+                                      option="--set output.dir=runs/mine"),))) from None
 
 
 def write_text(path: str, text: str) -> None:
     try:
         atomic_write(path, lambda f: f.write(text.encode()))
     except OSError as e:
-        raise NetspecError(Problem(f"cannot write {path}: {e.strerror}; the previous files are kept",
-                                   ("output", "dir"), ("free some disk space or make the folder writable; a run folder that "
-                                                     "holds last.pt goes on with `netspec train --resume FOLDER`",))
-                           ) from None
+        raise NetspecError(Problem(_("cannot write {path}: {reason}; the previous files are kept", path=path,
+                                     reason=str(e.strerror)), ("output", "dir"),
+                                   (_("free some disk space or make the folder writable; a run folder that holds "
+                                      "last.pt goes on with `netspec train --resume FOLDER`"),))) from None
 
 
 def write_spec(folder: str, data: dict) -> None:

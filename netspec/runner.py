@@ -10,7 +10,7 @@ from typing import TextIO
 
 import torch
 
-from . import __version__, checkpoint, distributed, rundir
+from . import __version__, checkpoint, distributed, imagestats, rundir
 from . import overrides as ov
 from .atomic import remove_leftovers
 from .catalog import PER_BATCH_SCHEDULERS, resolved
@@ -19,6 +19,7 @@ from .errors import NetspecError, Problem
 from .evaluation import run_eval, targets
 from .fastdata import loaders
 from .guard import gpu_problem
+from .i18n import _
 from .loader import Document, load
 from .objectives import make_loss, make_optimizer, make_scheduler, sums
 
@@ -58,6 +59,7 @@ class Trainer:
         if self.world.main:
             self.world.barrier()
         check_fits(report, self.data, tr["loss"])
+        self.data_stats = imagestats.of_dataset(self.data.test, report.input.shape)  # for predict's warnings
         self._build(report)
         # reseeded every epoch: the data order and batched augmentation, and the loader workers' seeds
         self.generator, self.worker_seeds = torch.Generator(), torch.Generator()
@@ -86,11 +88,12 @@ class Trainer:
         if dt["batch_size"] % self.world.size:
             raise NetspecError(_indivisible(dt["batch_size"], self.world.size))
         if dev.type == "cuda" and self.world.distributed and self.world.local_size > torch.cuda.device_count():
+            gpus = torch.cuda.device_count()
             raise NetspecError(Problem(
-                f"{self.world.local_size} processes on this machine train on CUDA, one GPU each, but it has "
-                f"{torch.cuda.device_count()}", ("train", "device"),
-                (f"start at most {_count(torch.cuda.device_count(), 'process')} per machine "
-                 "(--nproc / --nproc-per-node)",)))
+                _("{processes} processes on this machine train on CUDA, one GPU each, but it has {gpus}",
+                  processes=self.world.local_size, gpus=gpus), ("train", "device"),
+                (_("start at most {processes} per machine ({options})", processes=_processes(gpus),
+                   options="--nproc / --nproc-per-node"),)))
         if not os.environ.get("OMP_NUM_THREADS"):  # a user's own thread setting wins
             torch.set_num_threads(distributed.cpu_threads(self.world))
         dev = distributed.start(self.world, dev)  # cuda:LOCAL_RANK under torchrun
@@ -144,9 +147,10 @@ class Trainer:
             self.scheduler.load_state_dict(ckpt["scheduler"])
             if planned is not None and self.scheduler.total_steps != planned:  # OneCycleLR: a fixed plan
                 raise NetspecError(Problem(
-                    f"{self.sched_name}'s schedule was planned for {self.scheduler.total_steps} steps and cannot "
-                    f"go on to the {planned} of train.epochs {self.spec['train']['epochs']}", ("train", "epochs"),
-                    ("train a new run with the epochs you want",)))
+                    _("{scheduler}'s schedule was planned for {steps} steps and cannot go on to the {planned} of "
+                      "train.epochs {epochs}", scheduler=self.sched_name, steps=self.scheduler.total_steps,
+                      planned=planned, epochs=self.spec["train"]["epochs"]), ("train", "epochs"),
+                    (_("train a new run with the epochs you want"),)))
         if self.scaler is not None and ckpt.get("scaler"):
             self.scaler.load_state_dict(ckpt["scaler"])
         torch.set_rng_state(ckpt["rng"]["torch"])
@@ -174,14 +178,27 @@ class Trainer:
             self._save(epoch, row)
             self.progress.epoch(row)
             if stop and self.waited >= stop["patience"]:
-                self.progress.say(f"stopping early: no improvement for {_count(self.waited, 'epoch')}")
+                self.progress.say(_("stopping early: no improvement for {epochs}", epochs=_epochs(self.waited)))
                 history.stopped_early = True
                 break
         history.best = self.best
+        self._summary()
         if self.writer:
             self.writer.close()
         self.world.barrier()  # every rank ends together
         return history
+
+    def _summary(self) -> None:
+        """One line at the end: the best epoch's figure and where its checkpoint is."""
+        if not self.rows:
+            return
+        row = max(self.rows, key=lambda r: _score(r, "test_accuracy"))
+        path = os.path.join(self.run_dir, "best.pt")
+        self.progress.say(_("best test accuracy {accuracy:.2f}% at epoch {epoch}; its checkpoint: {path}",
+                            accuracy=100 * row["test_accuracy"], epoch=row["epoch"], path=path)
+                          if row["test_accuracy"] is not None else
+                          _("best test loss {loss:.4f} at epoch {epoch}; its checkpoint: {path}",
+                            loss=row["test_loss"], epoch=row["epoch"], path=path))
 
     def _epoch(self, epoch: int) -> dict:
         t0 = time.perf_counter()
@@ -270,7 +287,8 @@ class Trainer:
                    "scaler": self.scaler.state_dict() if self.scaler is not None else None,
                    "rng": {"torch": torch.get_rng_state(),
                            "cuda": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else []},
-                   "metrics": self.rows, "best": self.best, "watched": self.watched, "waited": self.waited}
+                   "metrics": self.rows, "best": self.best, "watched": self.watched, "waited": self.waited,
+                   "data_stats": self.data_stats}
         if self.world.main:
             self._write(epoch, row, payload, improved)
         self.world.barrier()  # the other ranks wait until the epoch is saved
@@ -302,9 +320,11 @@ def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
     batch = int(bad.item())
     if batch >= 0:
         raise NetspecError(Problem(
-            f"the loss became NaN or infinite in epoch {epoch}, batch {batch + 1}; training stopped",
-            ("train", "optimizer"), ("lower the learning rate in train.optimizer, or set train.grad_clip (e.g. 1.0)",
-                                     "the checkpoints of the epochs before are kept")))
+            _("the loss became NaN or infinite in epoch {epoch}, batch {batch}; training stopped", epoch=epoch,
+              batch=batch + 1),
+            ("train", "optimizer"), (_("lower the learning rate in train.optimizer, or set train.grad_clip "
+                                       "(e.g. 1.0)"),
+                                     _("the checkpoints of the epochs before are kept"))))
 
 
 def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), device: str | None = None,
@@ -321,7 +341,7 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
     except Exception as e:  # under torchrun: another rank died, so a collective failed here
         if not _peer_failure(e):
             raise
-        raise NetspecError(Problem("another process of this run stopped, so this one stops too")) from None
+        raise NetspecError(Problem(_("another process of this run stopped, so this one stops too"))) from None
     finally:
         distributed.stop(distributed.from_env())
 
@@ -330,11 +350,11 @@ def _document(spec, overrides, resume: str | None) -> Document:
     """The spec to train, with its --set overrides: a file, a dict, or a run folder's spec.yaml."""
     if resume:
         if not os.path.isfile(os.path.join(resume, "spec.yaml")):
-            raise NetspecError(Problem(f"{resume} is not a run folder: it has no spec.yaml",
-                                       hints=("--resume takes the folder that `netspec train` printed",)))
+            raise NetspecError(Problem(_("{folder} is not a run folder: it has no spec.yaml", folder=resume),
+                                       hints=(_("--resume takes the folder that `netspec train` printed"),)))
         doc = load(os.path.join(resume, "spec.yaml"))
     elif spec is None:
-        raise NetspecError(Problem("train needs a spec or --resume RUN_DIR"))
+        raise NetspecError(Problem(_("train needs a spec or --resume RUN_DIR")))
     else:
         doc = load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
     return ov.apply(doc, list(overrides))
@@ -354,9 +374,10 @@ def preflight(spec, overrides, device: str | None, resume: str | None, max_param
 
 
 def _indivisible(batch: int, size: int) -> Problem:
-    return Problem(f"data.batch_size {batch} is the global batch, split across the {size} processes, and {size} "
-                   "does not divide it", ("data", "batch_size"),
-                   (f"use a multiple of {size}, e.g. {batch // size * size or size}",))
+    return Problem(_("data.batch_size {batch} is the global batch, split across the {processes} processes, and "
+                     "{processes} does not divide it", batch=batch, processes=size), ("data", "batch_size"),
+                   (_("use a multiple of {processes}, e.g. {batch}", processes=size,
+                      batch=batch // size * size or size),))
 
 
 def _peer_failure(e: Exception) -> bool:
@@ -369,18 +390,25 @@ def _peer_failure(e: Exception) -> bool:
 def _train(doc: Document, device, resume, stream, max_params) -> History:
     trainer = Trainer(doc, device, resume, stream, max_params)
     if trainer.start >= trainer.spec["train"]["epochs"]:
-        trainer.progress.say(f"{trainer.run_dir} has already trained {trainer.start} of "
-                             f"{trainer.spec['train']['epochs']} epochs; to train more, add --set train.epochs=N")
+        trainer.progress.say(_("{folder} has already trained {done} of {epochs} epochs; to train more, add {option}",
+                               folder=trainer.run_dir, done=trainer.start, epochs=trainer.spec["train"]["epochs"],
+                               option="--set train.epochs=N"))
         return History(trainer.run_dir, trainer.rows, trainer.best)
     world = trainer.world
-    where = f"{world.size} processes ({trainer.device.type})" if world.distributed else str(trainer.device)
-    trainer.progress.say(f"training {trainer.spec['name']} on {where} into {trainer.run_dir}")
+    if world.distributed:
+        trainer.progress.say(_("training {name} on {processes} processes ({device}) into {folder}",
+                               name=trainer.spec["name"], processes=world.size, device=trainer.device.type,
+                               folder=trainer.run_dir))
+    else:
+        trainer.progress.say(_("training {name} on {device} into {folder}", name=trainer.spec["name"],
+                               device=str(trainer.device), folder=trainer.run_dir))
     try:
         return trainer.run()
     except KeyboardInterrupt:
         done = trainer.saved
-        raise Interrupted(Problem(f"interrupted: {_count(done, 'epoch')} finished and saved in "
-                                  f"{trainer.run_dir}", hints=(f"go on with `netspec train --resume {trainer.run_dir}`",))
+        raise Interrupted(Problem(_("interrupted: {epochs} finished and saved in {folder}", epochs=_epochs(done),
+                                    folder=trainer.run_dir),
+                                  hints=(_("go on with `netspec train --resume {folder}`", folder=trainer.run_dir),))
                           ) from None
 
 
@@ -390,8 +418,12 @@ def _score(row: dict, monitor: str) -> float:
         else -row["test_loss"]
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 'es' if noun.endswith('s') else 's'}"
+def _epochs(n: int):
+    return _("1 epoch") if n == 1 else _("{n} epochs", n=n)
+
+
+def _processes(n: int):
+    return _("1 process") if n == 1 else _("{n} processes", n=n)
 
 
 class Interrupted(NetspecError):

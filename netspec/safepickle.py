@@ -12,9 +12,12 @@ import pickle
 
 import numpy as np
 
+from .i18n import _
+
 
 class UnsafePickle(Exception):
-    """The file names a callable that is not on the list: it could run code, so it is not opened."""
+    """The file names a callable that is not on the list: it could run code, so it is not opened.
+    `name` is that callable's dotted name, or words (a Msg) for what the file tried to make."""
 
     def __init__(self, name: str):
         super().__init__(name)
@@ -34,13 +37,13 @@ _NDARRAY = object()  # stands for numpy.ndarray, which is only ever an argument 
 def _reconstruct(subtype, shape, dtype):
     """numpy's array rebuilder, for plain arrays only (not subclasses that run their own code)."""
     if subtype is not _NDARRAY:
-        raise UnsafePickle(f"an array of type {getattr(subtype, '__name__', subtype)!r}")
+        raise UnsafePickle(_("an array of type {type}", type=repr(getattr(subtype, "__name__", subtype))))
     return np.ndarray.__new__(np.ndarray, shape, dtype)
 
 
 def _scalar(dtype: np.dtype, data: bytes = b""):
     if dtype.hasobject:
-        raise UnsafePickle("a numpy scalar of Python objects")
+        raise UnsafePickle(_("a numpy scalar of Python objects"))
     return np.frombuffer(data, dtype=dtype, count=1)[0]
 
 
@@ -63,7 +66,7 @@ class _Unpickler(pickle.Unpickler):
             raise UnsafePickle(f"{module}.{name}") from None
 
     def persistent_load(self, pid):
-        raise UnsafePickle("a persistent object")
+        raise UnsafePickle(_("a persistent object"))
 
 
 def read(path: str):
@@ -73,5 +76,5 @@ def read(path: str):
     with open(path, "rb") as f:
         obj = _Unpickler(f, encoding="latin1").load()
     if isinstance(obj, np.ndarray) and obj.dtype.hasobject:
-        raise UnsafePickle("an array of Python objects")
+        raise UnsafePickle(_("an array of Python objects"))
     return obj

@@ -198,9 +198,12 @@ def test_predict_names_the_colour_of_new_images(colors):
     code, out, err = run_cli("predict", str(best), *new)
     assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0::3] == new  # each image, then its two classes
-    assert [ln.split()[1] for ln in lines[1::3]] == ["red", "blue", "red", "blue"]
-    assert all(float(ln.split()[0].rstrip("%")) > 50 for ln in lines[1::3])
+    heads = [i for i, ln in enumerate(lines) if not ln.startswith("  ")]
+    assert [lines[i].split(": ")[0] for i in heads] == new  # each image and how it was prepared, then its classes
+    assert [lines[i + 1].split()[1] for i in heads] == ["red", "blue", "red", "blue"]
+    assert all(float(lines[i + 1].split()[0].rstrip("%")) > 50 for i in heads)
+    assert "a 40x25 colour picture -> " in lines[heads[0]] and "a 16x16 transparent colour picture" \
+        in lines[heads[2]]
 
     code, out, _ = run_cli("predict", str(best), *new, "--format", "json", "--top", "1")
     results = json.loads(out)

@@ -82,7 +82,8 @@ def test_digits_spec_learns_and_leaves_a_complete_run_folder(tmp_path):
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0] == f"training digits on cpu into {run_dir}" and lines[-1] == f"run folder: {run_dir}"
-    assert [ln.split()[1] for ln in lines[1:-1]] == ["1/3", "2/3", "3/3"]
+    assert [ln.split()[1] for ln in lines[1:-2]] == ["1/3", "2/3", "3/3"]
+    assert lines[-2].startswith("best test accuracy ") and lines[-2].endswith(f"its checkpoint: {run_dir}/best.pt")
     assert sorted(os.listdir(run_dir)) == ["best.pt", "last.pt", "metrics.csv", "spec.yaml"]
 
     rows = metrics(run_dir)

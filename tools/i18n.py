@@ -4,6 +4,7 @@ them into each language's .po (translations kept, new ids empty, ids gone from t
 compile each .po into the .mo that netspec ships.
 
 usage: python tools/i18n.py update    # after changing messages: then translate the empty entries
+       python tools/i18n.py merge LANG FILE.json   # fill entries from a JSON {id: translation}
        python tools/i18n.py compile   # after translating: writes the .mo files
        python tools/i18n.py check     # what the tests check: nothing missing, stale or untranslated
 """
@@ -86,6 +87,25 @@ def update() -> None:
               f"{sum(1 for m in new if m.id and not m.string)} to translate")
 
 
+def write(lang: str, cat: Catalog) -> None:
+    buf = io.BytesIO()
+    write_po(buf, cat, width=100, sort_output=True, include_lineno=False)
+    po_path(lang).write_bytes(buf.getvalue())
+
+
+def merge(lang: str, translations: dict[str, str]) -> None:
+    """Fill the catalogue's entries from {id: translation}; ids not in the catalogue are reported."""
+    cat = read(lang)
+    unknown = [i for i in translations if i not in cat]
+    for m in cat:
+        if m.id and m.id in translations and translations[m.id]:
+            m.string = translations[m.id]
+    write(lang, cat)
+    print(f"{len(translations) - len(unknown)} merged; not in the catalogue: {len(unknown)}")
+    for i in unknown:
+        print(f"  {i!r}")
+
+
 def compiled(lang: str) -> bytes:
     buf = io.BytesIO()
     write_mo(buf, read(lang))
@@ -133,6 +153,10 @@ if __name__ == "__main__":
     command = sys.argv[1] if len(sys.argv) > 1 else ""
     if command == "update":
         update()
+    elif command == "merge" and len(sys.argv) == 4:
+        import json
+
+        merge(sys.argv[2], json.loads(Path(sys.argv[3]).read_text(encoding="utf-8")))
     elif command == "compile":
         compile_all()
     elif command == "check":
