@@ -26,7 +26,7 @@ def build(spec, max_params: int | None = None) -> "nn.Module":
     `max_params` allows its parameter count."""
     from .builder import build_network
 
-    report = spec if isinstance(spec, Report) else check(spec, max_params)
+    report = spec if isinstance(spec, Report) else check(spec, max_params, allocate=True)
     if not report.valid:
         raise NetspecError(report.errors)
     return build_network(report.layers, report.input)

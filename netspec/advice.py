@@ -157,6 +157,8 @@ def advise(layers: list, doc_data: dict) -> list[Problem]:
     """Every warning for a valid spec, less those its `silence:` list names."""
     train = doc_data.get("train") or {}
     silenced = set(doc_data.get("silence") or ())
+    if "data" not in doc_data and "train" not in doc_data:  # a model alone: not known to be a classifier
+        silenced |= {"softmax-before-loss", "activation-after-output", "output-not-classes"}
     found = [p for name, check in WARNINGS.items() if name not in silenced for p in check(layers, train)]
     if "learning-rate" not in silenced:
         found += lr_warning(train)

@@ -89,6 +89,8 @@ def _parser(out: TextIO) -> _Parser:
     check.add_argument("--format", choices=["text", "json"], default="text")
     check.add_argument("--max-params", type=int, metavar="N", dest="max_params",
                        help=t(_("allow models up to N parameters whatever this machine's memory")))
+    check.add_argument("--strict", action="store_true",
+                       help=t(_("exit with status 1 when there are warnings, as for errors")))
     check.add_argument("--depth", type=_at_least(0), metavar="D",
                        help=t(_("fold the layers of blocks nested deeper than D into one row per block use (0: all)")))
     train = sub.add_parser("train", help=t(_("train a spec: checkpoints, metrics and TensorBoard logs in its run "
@@ -209,7 +211,7 @@ def run() -> None:
 
 def _check(args, out: TextIO, err: TextIO) -> int:
     from .compiler import check
-    from .render import dumps, errors_text, report_json, table_text
+    from .render import dumps, errors_text, report_json, table_text, warnings_text
 
     reports = [check(path, args.max_params) for path in args.specs]
     if args.format == "json":
@@ -219,9 +221,11 @@ def _check(args, out: TextIO, err: TextIO) -> int:
         for r in reports:
             if r.valid:
                 out.write(table_text(r, args.depth))
+                err.write(warnings_text(r))
             else:
                 err.write(errors_text(r))
-    return max(r.exit_code for r in reports)
+    strict = 1 if args.strict and any(r.warnings for r in reports) else 0
+    return max(strict, *(r.exit_code for r in reports))
 
 
 def _schema(args, out: TextIO, err: TextIO) -> int:

@@ -98,8 +98,8 @@ def _folder_classes(root: str) -> int | None:
 
 
 def _npz_facts(path: str) -> tuple[tuple[int, ...] | None, int | None]:
-    """An npz's sample shape from x_train's header and its class count from `classes` or the labels'
-    largest value (small arrays), without reading the samples; (None, None) when unreadable."""
+    """An npz's sample shape from x_train's header and its class count from `classes` (the labels' largest
+    value would only be a lower bound), without reading the samples; (None, None) when unreadable."""
     try:
         import numpy as np
 
@@ -109,10 +109,6 @@ def _npz_facts(path: str) -> tuple[tuple[int, ...] | None, int | None]:
                 read = fmt.read_array_header_1_0 if fmt.read_magic(f) == (1, 0) else fmt.read_array_header_2_0
                 shape = read(f)[0]
             with np.load(path, allow_pickle=False) as arrays:
-                if "classes" in arrays.files:
-                    return tuple(shape[1:]), len(arrays["classes"])
-                labels = [arrays[k] for k in ("y_train", "y_test") if k in arrays.files]
-                top = max((int(y.max()) for y in labels if y.size and y.dtype.kind in "iu"), default=None)
-                return tuple(shape[1:]), None if top is None else top + 1
+                return tuple(shape[1:]), len(arrays["classes"]) if "classes" in arrays.files else None
     except (OSError, KeyError, ValueError, zipfile.BadZipFile):
         return None, None

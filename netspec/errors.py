@@ -11,6 +11,38 @@ Path = tuple  # a spec path: ("model", "layers", 3, "kernel_size")
 
 
 @dataclass(frozen=True)
+class Fix:
+    """The edit that mends a problem: `text` put in place of the file's text from (line, column) up to
+    (end_line, end_column), all 1-based and the end excluded; an insertion when start and end are one point.
+
+    A stage that knows only the spec path writes `Fix(text, path=..., how=...)`; Document.place turns it
+    into lines and columns: `replace` the value at `path`, `rename` the key at `path` to `text`, `insert`
+    the line `text` (e.g. "- Flatten") before the list entry at `path` (`after`: after it), `delete` that
+    entry's line(s)."""
+
+    text: str
+    line: int | None = None
+    column: int | None = None
+    end_line: int | None = None
+    end_column: int | None = None
+    path: Path | None = None
+    how: str = "replace"
+
+    def apply(self, source: str) -> str:
+        """`source` with this edit made (the Fix must be located)."""
+        lines = source.splitlines(keepends=True)
+        starts = [0]
+        for ln in lines:
+            starts.append(starts[-1] + len(ln))
+
+        def offset(line: int, column: int) -> int:
+            return starts[min(line, len(lines) + 1) - 1] + column - 1 if line <= len(lines) else len(source)
+
+        start, end = offset(self.line, self.column), offset(self.end_line, self.end_column)
+        return source[:start] + self.text + source[end:]
+
+
+@dataclass(frozen=True)
 class Problem:
     """One thing wrong with a spec, located by its spec path (and line/column once known)."""
 
@@ -22,6 +54,8 @@ class Problem:
     column: int | None = None  # 1-based
     at_key: bool = False  # point at the key of `path` rather than its value
     notes: tuple["Problem", ...] = ()  # further locations, e.g. where a block entry is defined
+    fix: Fix | None = None  # the edit that mends it, when there is exactly one
+    code: str = ""  # a warning's name, by which a spec can silence it
 
     def at(self, file: str, line: int | None, column: int | None) -> "Problem":
         return replace(self, file=file, line=line, column=column)

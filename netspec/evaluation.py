@@ -58,7 +58,7 @@ def load_model(path: str, device: str = "cpu"):
     from .compiler import check
 
     ckpt = checkpoint.load(path)
-    report = check(ckpt["spec"], batch=0)  # its training batch is not this machine's concern
+    report = check(ckpt["spec"], batch=0, allocate=True)  # its training batch is not this machine's concern
     if not report.valid:
         raise NetspecError(Problem(_("{path} holds a spec that this netspec cannot build: {problem}", path=path,
                                      problem=report.errors[0].message)))

@@ -10,11 +10,13 @@ import os
 
 from .catalog import DEFAULT_BATCH
 from .errors import Problem
+from .i18n import _
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
 def size(n: float) -> str:
+    """A byte count for people: "1.2 GiB" (numbers and units, said alike in every language)."""
     for unit in UNITS:
         if n < 1024 or unit == UNITS[-1]:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -48,9 +50,9 @@ def batch_size(data: dict) -> int:
 
 
 def memory_problem(report, max_params: int | None = None, limit: int | None = None, batch: int = 0,
-                   where: str = "of memory") -> Problem | None:
+                   gpu: bool = False) -> Problem | None:
     """A Problem when the model's weights and, for `batch` samples, its activations exceed `limit`
-    (default: this machine's available memory); `where` names that memory ("of GPU memory").
+    (default: this machine's available memory); `gpu`: that memory is a GPU's.
 
     `max_params` overrides the guard for models up to that many parameters, and refuses bigger ones."""
     if max_params is not None:
@@ -61,30 +63,43 @@ def memory_problem(report, max_params: int | None = None, limit: int | None = No
     weights, activations = report.param_bytes, batch * report.activation_bytes
     if limit is None or weights + activations <= limit:
         return None
-    allowed = "is allowed" if max_params is not None else f"{where} is available"
-    override = "if the machine that will train it has the memory, pass --max-params N to allow N parameters"
+    only = _only(size(limit), max_params is not None, gpu)
     if weights >= activations:
         biggest = max(report.layers, key=lambda info: info.params)
-        return Problem(
-            f"the model needs {size(weights + activations)} to hold its weights ({report.total_params:,} "
-            f"parameters){_for_batch(batch, activations)}, but only {size(limit)} {allowed}; {biggest.type} "
-            f"`{biggest.name}` alone has {biggest.params:,}",
-            biggest.node.origin or biggest.node.path,
-            ("make that layer smaller (fewer features or channels, or a pooling layer before it)", override))
+        fields = dict(size=size(weights + activations), params=report.total_params, batch=batch, only=only,
+                      layer=biggest.type, name=biggest.name, layer_params=biggest.params)
+        if batch and activations:
+            message = _("the model needs {size} to hold its weights ({params:,} parameters) and its layer outputs "
+                        "for a batch of {batch}, but {only}; {layer} `{name}` alone has {layer_params:,}", **fields)
+        else:
+            message = _("the model needs {size} to hold its weights ({params:,} parameters), but {only}; "
+                        "{layer} `{name}` alone has {layer_params:,}", **fields)
+        return Problem(message, biggest.node.origin or biggest.node.path,
+                       (_("make that layer smaller (fewer features or channels, or a pooling layer before it)"),
+                        _("if the machine that will train it has the memory, pass {option} to allow N parameters",
+                          option="--max-params N")))
     biggest = max(report.layers, key=_layer_bytes)
+    option = f"--max-params {report.total_params}"
     return Problem(
-        f"the model needs at least {size(weights + activations)} to train on a batch of {batch} ({size(weights)} "
-        f"of weights, {size(report.activation_bytes)} of layer outputs per sample), but only {size(limit)} {allowed}; "
-        f"{biggest.type} `{biggest.name}` alone needs {size(_layer_bytes(biggest))} per sample",
+        _("the model needs at least {size} to train on a batch of {batch} ({weights} of weights, {per_sample} of "
+          "layer outputs per sample), but {only}; {layer} `{name}` alone needs {layer_size} per sample",
+          size=size(weights + activations), batch=batch, weights=size(weights),
+          per_sample=size(report.activation_bytes), only=only, layer=biggest.type, name=biggest.name,
+          layer_size=size(_layer_bytes(biggest))),
         biggest.node.origin or biggest.node.path,
-        ("make that layer's output smaller (a smaller input, fewer channels, or pooling before it), "
-         "or lower data.batch_size",
-         f"if the machine that will train it has the memory, pass --max-params {report.total_params} "
-         "(its parameter count, or more) to skip this check"))
+        (_("make that layer's output smaller (a smaller input, fewer channels, or pooling before it), "
+           "or lower {key}", key="data.batch_size"),
+         _("if the machine that will train it has the memory, pass {option} (its parameter count, or more) "
+           "to skip this check", option=option)))
 
 
-def _for_batch(batch: int, activations: int) -> str:
-    return f" and its layer outputs for a batch of {batch}" if batch and activations else ""
+def _only(limit: str, allowed: bool, gpu: bool):
+    """The limit the model exceeds: "only 1.2 GiB is allowed" (--max-params), or what is available."""
+    if allowed:
+        return _("only {size} is allowed", size=limit)
+    if gpu:
+        return _("only {size} of GPU memory is available", size=limit)
+    return _("only {size} of memory is available", size=limit)
 
 
 def _layer_bytes(info) -> int:
@@ -98,4 +113,4 @@ def gpu_problem(report, device, batch: int, max_params: int | None = None) -> Pr
     import torch
 
     free, _total = torch.cuda.mem_get_info(device)
-    return memory_problem(report, max_params, limit=free, batch=batch, where="of GPU memory")
+    return memory_problem(report, max_params, limit=free, batch=batch, gpu=True)

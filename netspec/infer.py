@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import NetspecError
+from .i18n import Msg, _
 from .registry import INT_DTYPES, MAX_INT, Args, ShapeError, Tensor, fmt
 from .resolve import Node
 
@@ -43,8 +44,18 @@ def infer(nodes: list[Node], x: Tensor) -> list[LayerInfo]:
 def _source(index: int, nodes: list[Node]) -> str:
     """Where an input comes from, in words: "`stem` (Conv2d)" or "the model input"."""
     if index < 0:
-        return "the model input"
-    return f"`{nodes[index].name}` ({nodes[index].layer.name})"
+        return _("the model input")
+    return _("`{name}` ({layer})", name=nodes[index].name, layer=nodes[index].layer.name)
+
+
+def _with_sources(message: str, node: Node, nodes: list[Node]) -> str:
+    """A ShapeError message that names its inputs as {in0}, {in1}, ...: each filled with where it comes from.
+
+    A Msg is rebuilt from its id, the layer's own fields kept, so that it stays translatable."""
+    sources = {f"{{in{k}}}": _source(j, nodes) for k, j in enumerate(node.inputs)}
+    if isinstance(message, Msg):
+        return Msg(message.id, **{k: sources.get(v, v) if isinstance(v, str) else v for k, v in message.args.items()})
+    return message.format(**{k.strip("{}"): v for k, v in sources.items()})
 
 
 def _infer_one(node: Node, inputs: list[Tensor], nodes: list[Node]) -> LayerInfo:
@@ -52,21 +63,27 @@ def _infer_one(node: Node, inputs: list[Tensor], nodes: list[Node]) -> LayerInfo
     args = Args(lt.name, lt.defaults() | node.given)
     try:
         if any(t.dtype in INT_DTYPES for t in inputs) and not lt.accepts_int:
-            raise ShapeError(f"{lt.name} needs floating-point input, but its input holds integers "
-                             f"({inputs[0].dtype}, e.g. token ids)",
-                             ["put an Embedding before it for token ids; for images or other numbers, leave "
-                              "`dtype` out of model.input (float32 is the default)"])
+            raise ShapeError(_("{layer} needs floating-point input, but its input holds integers "
+                               "({dtype}, e.g. token ids)", layer=lt.name, dtype=inputs[0].dtype),
+                             [_("put an {embedding} before it for token ids; for images or other numbers, leave "
+                                "`dtype` out of {key} ({default} is the default)", embedding="Embedding",
+                                key="model.input", default="float32")])
         out = lt.rule(args, *inputs)
         if min(out.shape, default=1) < 1:
-            raise ShapeError(f"{lt.name} would produce an empty output {fmt(out.shape)}")
+            raise ShapeError(_("{layer} would produce an empty output {shape}", layer=lt.name, shape=fmt(out.shape)))
         if max(out.shape, default=1) > MAX_INT or math.prod(out.shape) > MAX_VALUES:
-            raise ShapeError(f"{lt.name} would produce an output {fmt(out.shape)} too large: netspec "
-                             f"allows at most {MAX_INT:,} in one dimension (many torch layers count in 32 bits) "
-                             f"and {MAX_VALUES:,} values per sample",
-                             ["make the input or this layer's sizes smaller"])
+            raise ShapeError(_("{layer} would produce an output {shape} too large: netspec allows at most "
+                               "{max_size:,} in one dimension (many torch layers count in 32 bits) and "
+                               "{max_values:,} values per sample", layer=lt.name, shape=fmt(out.shape),
+                               max_size=MAX_INT, max_values=MAX_VALUES),
+                             [_("make the input or this layer's sizes smaller")])
     except ShapeError as e:
-        message = e.message.format(**{f"in{k}": _source(j, nodes) for k, j in enumerate(node.inputs)}) \
-            if e.inputs else e.message
-        raise NetspecError(node.problem(message, e.hints, e.arg, e.at_key)) from None
+        message = _with_sources(e.message, node, nodes) if e.inputs else e.message
+        problem = node.problem(message, e.hints, e.arg, e.at_key)
+        if e.fix is not None and node.origin is None:  # not inside a block, which other uses share
+            where = node.path if e.fix.how in ("insert", "delete") else \
+                node.path + (lt.name,) if e.fix.how == "rename" else node.arg_path(e.arg)
+            problem = replace(problem, fix=replace(e.fix, path=where))
+        raise NetspecError(problem) from None
     return LayerInfo(node, dict(args), Tensor(out.shape, out.dtype or inputs[0].dtype), out.params, out.macs,
                      out.inner_bytes)

@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 
 import yaml
 
-from .errors import NetspecError, Path, Problem, UsageError
+from .errors import Fix, NetspecError, Path, Problem, UsageError
+from . import slips
+from .i18n import _
 
 MAX_BYTES = 1 << 20  # 1 MiB: far more than any hand-written spec
 MAX_DEPTH = 64  # lists and mappings inside each other
@@ -38,6 +40,7 @@ class Document:
     positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # value start, 1-based
     key_positions: dict[Path, tuple[int, int]] = field(default_factory=dict)  # mapping key start
     overrides: dict[Path, str] = field(default_factory=dict)  # paths set on the command line: "--set k=v"
+    ends: dict[Path, tuple[int, int]] = field(default_factory=dict)  # after each scalar and [..]/{..}
 
     def locate(self, path: Path, at_key: bool = False) -> tuple[int | None, int | None]:
         """Line and column of `path`, or of its nearest ancestor that is in the file."""
@@ -61,7 +64,44 @@ class Document:
             if n and tuple(problem.path[:n]) == path[:n]:  # at, inside or above what the --set wrote
                 return problem.at(where, None, None)
         line, col = self.locate(problem.path, problem.at_key)
+        if problem.fix is not None and problem.fix.line is None:
+            problem = replace(problem, fix=self.locate_fix(problem.fix))
+            if problem.fix is not None and problem.fix.how == "after":  # shown where the line is to go
+                line, col = problem.fix.line, len(problem.fix.text) - len(problem.fix.text.lstrip()) + 1
         return problem.at(self.file, line, col)
+
+    def locate_fix(self, fix: Fix) -> Fix | None:
+        """A Fix made from a spec path, as lines and columns of this file; None where the file does not
+        hold that part of the spec in the form the edit needs (a flow list, an alias, a --set value)."""
+        path = tuple(fix.path or ())
+        if fix.how == "rename":
+            if path not in self.key_positions:  # `- BatchNorm1d`, a name without arguments: replace it
+                return self.locate_fix(replace(fix, path=path[:-1], how="replace")) if path[:-1] in self.ends else None
+            line, col = self.key_positions[path]
+            if self.source_line(line)[col - 1:col - 1 + len(str(path[-1]))] != str(path[-1]):
+                return None
+            return replace(fix, line=line, column=col, end_line=line, end_column=col + len(str(path[-1])))
+        if path not in self.positions:
+            return None
+        line, col = self.positions[path]
+        if fix.how == "replace":
+            if path not in self.ends:  # a list or mapping written as indented lines
+                return None
+            end_line, end_col = self.ends[path]
+            return replace(fix, line=line, column=col, end_line=end_line, end_column=end_col)
+        dash = re.match(r"^( *)-\s+$", self.source_line(line)[:col - 1])
+        if dash is None:  # not a block list's `- ` entry
+            return None
+        if fix.how == "insert":
+            text = dash.group(1) + fix.text + "\n"
+            return replace(fix, text=text, line=line, column=1, end_line=line, end_column=1)
+        last = max(end[0] if end[1] > 1 else end[0] - 1 for p, end in self.ends.items() if p[:len(path)] == path)
+        after = max(last, line) + 1
+        if fix.how == "after":
+            text = ("" if self.text.endswith("\n") or after <= len(self.text.splitlines()) else "\n") + \
+                dash.group(1) + fix.text + "\n"
+            return replace(fix, text=text, line=after, column=1, end_line=after, end_column=1)
+        return replace(fix, text="", line=line, column=1, end_line=after, end_column=1)
 
     def source_line(self, line: int) -> str:
         lines = self.text.splitlines()
@@ -74,16 +114,18 @@ def load(path: str) -> Document:
         size = os.path.getsize(path)
         if size > MAX_BYTES:
             raise NetspecError(Problem(
-                f"the file is {size:,} bytes; a spec may be at most {MAX_BYTES:,} bytes (1 MiB)",
-                hints=("is this really a netspec spec? a spec is a short YAML file",)).at(path, None, None))
+                _("the file is {size:,} bytes; a spec may be at most {limit:,} bytes (1 MiB)", size=size,
+                  limit=MAX_BYTES),
+                hints=(_("is this really a netspec spec? a spec is a short YAML file"),)).at(path, None, None))
         with open(path, "rb") as f:
             raw = f.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        raise UsageError(Problem(f"no such file: {path}").at(path, None, None)) from None
+        raise UsageError(Problem(_("no such file: {path}", path=path)).at(path, None, None)) from None
     except IsADirectoryError:
-        raise UsageError(Problem(f"{path} is a folder, not a spec file").at(path, None, None)) from None
-    except OSError as e:
-        raise UsageError(Problem(f"cannot read {path}: {e.strerror}").at(path, None, None)) from None
+        raise UsageError(Problem(_("{path} is a folder, not a spec file", path=path)).at(path, None, None)) from None
+    except OSError as e:  # the reason in the system's own words
+        raise UsageError(Problem(_("cannot read {path}: {reason}", path=path, reason=e.strerror))
+                         .at(path, None, None)) from None
     return loads(raw, path)
 
 
@@ -94,7 +136,7 @@ def loads(source: bytes | str, file: str = "<spec>") -> Document:
     even when the file could not be read as YAML.
     """
     if isinstance(source, bytes) and len(source) > MAX_BYTES:
-        raise _fail(file, f"the file is over {MAX_BYTES:,} bytes; a spec may be at most 1 MiB")
+        raise _fail(file, _("the file is over {limit:,} bytes; a spec may be at most 1 MiB", limit=MAX_BYTES))
     text = source.decode("utf-8-sig", "replace") if isinstance(source, bytes) else source
     doc = Document({}, file, text)
     try:
@@ -117,83 +159,117 @@ def _check_utf8(source: bytes, file: str) -> None:
     except UnicodeDecodeError as e:
         line = source[: e.start].count(b"\n") + 1
         col = e.start - (source.rfind(b"\n", 0, e.start) + 1) + 1
-        raise _fail(file, f"the file is not UTF-8 text: byte 0x{source[e.start]:02x} cannot be read", line, col,
-                    ["save the file as UTF-8 (plain text) and try again"]) from None
+        byte = f"0x{source[e.start]:02x}"
+        raise _fail(file, _("the file is not UTF-8 text: byte {byte} cannot be read", byte=byte), line, col,
+                    [_("save the file as UTF-8 (plain text) and try again")]) from None
 
 
-_START = ["a spec starts with `netspec: 1` and has a `model:` section; see specs/cifar.yaml"]
+_START = [_("a spec starts with `netspec: 1` and has a `model:` section; see {example}", example="specs/cifar.yaml")]
 
 
 def _parse(doc: Document) -> dict:
     text, file = doc.text, doc.file
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
-        raise _fail(file, "the file is over 1 MiB; a spec may be at most 1 MiB")
+        raise _fail(file, _("the file is over 1 MiB; a spec may be at most 1 MiB"))
     bad = _NON_PRINTABLE.search(text)
     if bad:  # YAML forbids them; say where, rather than PyYAML's character offset
         line = text.count("\n", 0, bad.start()) + 1
         col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
-        what = "a NUL byte" if bad.group() == "\x00" else f"the control character U+{ord(bad.group()):04X}"
-        raise _fail(file, f"the file contains {what}; a spec is plain text", line, col,
-                    ["delete it (it is invisible in most editors), or save the file as plain UTF-8 text"])
+        code = f"U+{ord(bad.group()):04X}"
+        what = _("a NUL byte") if bad.group() == "\x00" else _("the control character {code}", code=code)
+        raise _fail(file, _("the file contains {what}; a spec is plain text", what=what), line, col,
+                    [_("delete it (it is invisible in most editors), or save the file as plain UTF-8 text")])
     if not text.strip():
-        raise _fail(file, "the file is empty", 1, 1, _START)
+        raise _fail(file, _("the file is empty"), 1, 1, _START)
     if all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
-        raise _fail(file, "the file has no content, only comments or blank lines", 1, 1, _START)
+        raise _fail(file, _("the file has no content, only comments or blank lines"), 1, 1, _START)
     try:
         data = _Builder(doc).run(yaml.parse(text, Loader=_Parser))
     except yaml.MarkedYAMLError as e:
-        raise _yaml_error(e, doc) from None
-    except yaml.YAMLError as e:
-        raise _fail(file, f"this is not valid YAML: {e}") from None
+        error = _yaml_error(e, doc)
+        where = error.problems[0].line
+        found = [] if where is None or doc.source_line(where)[:1] == "\t" else slips.after_yaml_error(text, where)
+        raise (_slipped(found, file) if found else error) from None
+    except yaml.YAMLError as e:  # PyYAML's own words, as a field
+        raise _fail(file, _("this is not valid YAML: {what}", what=str(e))) from None
+    found = slips.lookalikes(text) + slips.tuples(text)  # read, but not as the person meant
+    if found:
+        raise _slipped(found, file)
     if not isinstance(data, dict):
-        kind = "a list" if isinstance(data, list) else "a single value"
+        kind = _("a list") if isinstance(data, list) else _("a single value")
         line, col = doc.positions.get((), (1, 1))
-        raise _fail(file, f"the top level of a spec must be a mapping (`key: value` lines), but this file "
-                          f"holds {kind}", line, col, _START)
+        raise _fail(file, _("the top level of a spec must be a mapping (`key: value` lines), but this file "
+                            "holds {kind}", kind=kind), line, col, _START)
     return data
+
+
+def _slipped(found: list[Problem], file: str) -> NetspecError:
+    return NetspecError([p.at(file, p.line, p.column) for p in found])
+
+
+def _untabbed(doc: Document, line: int) -> Fix | None:
+    """The line indented with spaces: as far as the nearest line above that starts the same way (`- ` or
+    a key), where the tabs stand at the line's start."""
+    text = doc.source_line(line)
+    body = text.lstrip(" \t")
+    if "\t" in body.split("#")[0] or not body:
+        return None
+    dash = body.startswith("- ")
+    for above in range(line - 1, 0, -1):
+        other = doc.source_line(above)
+        if other.strip() and not other.lstrip().startswith("#") and "\t" not in other:
+            if other.lstrip().startswith("- ") == dash:
+                indent = len(other) - len(other.lstrip())
+                return Fix(" " * indent + body, line, 1, line, len(text) + 1)
+            return None
+    return None
 
 
 def _yaml_error(e: yaml.MarkedYAMLError, doc: Document) -> NetspecError:
     """PyYAML's parser errors, in words a person who does not know YAML's grammar understands."""
     mark, ctx = e.problem_mark or e.context_mark, e.context_mark
-    what = e.problem or e.context or "unreadable YAML"
+    what = e.problem or e.context or _("unreadable YAML")
     at = (mark.line + 1, mark.column + 1) if mark else (None, None)
     bad_char = doc.source_line(at[0])[at[1] - 1: at[1]] if at[0] else ""
     if "nesting depth" in what:  # libyaml's own limit, met while it looks ahead
-        return _fail(doc.file, f"the spec is nested more than {MAX_DEPTH} levels deep", *at,
-                     ["a spec needs only a few levels; check for runaway brackets"])
+        return _fail(doc.file, _("the spec is nested more than {depth} levels deep", depth=MAX_DEPTH), *at,
+                     [_("a spec needs only a few levels; check for runaway brackets")])
     if bad_char == "\t":
-        return _fail(doc.file, "this line holds a tab character; YAML indents with spaces only", *at,
-                     ["replace the tab with spaces"])
+        error = _fail(doc.file, _("this line holds a tab character; YAML indents with spaces only"), *at,
+                      [_("replace the tab with spaces")])
+        error.problems[0] = replace(error.problems[0], fix=_untabbed(doc, at[0]))
+        return error
     if ctx is not None and "quoted scalar" in (e.context or ""):
-        return _fail(doc.file, "the quote opened here is never closed", ctx.line + 1, ctx.column + 1,
-                     ["end the text with the same quote character it starts with"])
+        return _fail(doc.file, _("the quote opened here is never closed"), ctx.line + 1, ctx.column + 1,
+                     [_("end the text with the same quote character it starts with")])
     if ctx is not None and "flow" in (e.context or ""):
-        opener = doc.source_line(ctx.line + 1)[ctx.column: ctx.column + 1] or "bracket"
-        closer = {"[": "]", "{": "}"}.get(opener, "closing bracket")
-        return _fail(doc.file, f"the `{opener}` opened here is never closed", ctx.line + 1, ctx.column + 1,
-                     [f"add the missing `{closer}`, or check for a missing comma before line {at[0]}"])
+        opener = doc.source_line(ctx.line + 1)[ctx.column: ctx.column + 1] or _("bracket")
+        closer = {"[": "]", "{": "}"}.get(opener, _("closing bracket"))
+        return _fail(doc.file, _("the `{bracket}` opened here is never closed", bracket=opener),
+                     ctx.line + 1, ctx.column + 1,
+                     [_("add the missing `{bracket}`, or check for a missing comma before line {line}",
+                        bracket=closer, line=at[0])])
     if bad_char in ("]", "}"):
-        return _fail(doc.file, f"this `{bad_char}` closes nothing: there is one too many", *at,
-                     [f"remove the extra `{bad_char}`"])
+        return _fail(doc.file, _("this `{bracket}` closes nothing: there is one too many", bracket=bad_char), *at,
+                     [_("remove the extra `{bracket}`", bracket=bad_char)])
     if "mapping values are not allowed" in what and ": " in doc.source_line(at[0])[: at[1] - 1]:
-        return _fail(doc.file, "a second `key:` starts inside this line's value", *at,
-                     ["put each key on its own line, or quote text that contains ': '"])
+        return _fail(doc.file, _("a second `key:` starts inside this line's value"), *at,
+                     [_("put each key on its own line, or quote text that contains ': '")])
     line = doc.source_line(at[0]) if at[0] else ""
     at_line_start = at[1] == len(line) - len(line.lstrip()) + 1
     if "mapping values are not allowed" in what or at_line_start and (
             "expected key" in what or "expected <block end>" in what):
-        return _fail(doc.file, "this line's indentation does not line up with the lines above it", *at,
-                     ["keys of one section must start in the same column; list items start with `- `"])
-    return _fail(doc.file, f"this is not valid YAML: {what}", *at,
-                 ["check the indentation, and that every '[' or '{' is closed and every quote ends"])
+        return _fail(doc.file, _("this line's indentation does not line up with the lines above it"), *at,
+                     [_("keys of one section must start in the same column; list items start with `- `")])
+    return _fail(doc.file, _("this is not valid YAML: {what}", what=what), *at,
+                 [_("check the indentation, and that every '[' or '{' is closed and every quote ends")])
 
 
 class _Frame:
-    __slots__ = ("value", "path", "anchor", "key", "key_mark", "seen")
+    __slots__ = ("value", "path", "anchor", "key", "key_mark", "seen", "flow")
 
-    def __init__(self, value, path, anchor):
-        self.value, self.path, self.anchor = value, path, anchor
+    def __init__(self, value, path, anchor, flow=False):
+        self.value, self.path, self.anchor, self.flow = value, path, anchor, flow
         self.key = _NO_KEY
         self.key_mark = None
         self.seen: dict[str, int] = {}
@@ -224,13 +300,15 @@ class _Builder:
             if isinstance(ev, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
-                    raise self.error("the file holds more than one YAML document (a second `---`)",
-                                     ev.start_mark, ["keep one spec per file"])
+                    raise self.error(_("the file holds more than one YAML document (a second `---`)"),
+                                     ev.start_mark, [_("keep one spec per file")])
                 continue
             if isinstance(ev, (yaml.StreamStartEvent, yaml.StreamEndEvent, yaml.DocumentEndEvent)):
                 continue
             if isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
                 frame = stack.pop()
+                if frame.flow:  # a block collection's end mark is where the next thing starts
+                    self.doc.ends[frame.path] = (ev.end_mark.line + 1, ev.end_mark.column + 1)
                 if frame.anchor:
                     self.anchors[frame.anchor] = (frame.value, frame.path)
                 if not stack:
@@ -253,30 +331,33 @@ class _Builder:
             else:  # collection start
                 self.check_tag(ev)
                 if len(stack) >= MAX_DEPTH:
-                    raise self.error(f"the spec is nested more than {MAX_DEPTH} levels deep", ev.start_mark,
-                                     ["a spec needs only a few levels; check for runaway brackets"])
+                    raise self.error(_("the spec is nested more than {depth} levels deep", depth=MAX_DEPTH),
+                                     ev.start_mark, [_("a spec needs only a few levels; check for runaway brackets")])
                 value = {} if isinstance(ev, yaml.MappingStartEvent) else []
             self.doc.positions[path] = mark
+            if not isinstance(ev, yaml.CollectionStartEvent):
+                self.doc.ends[path] = (ev.end_mark.line + 1, ev.end_mark.column + 1)
             if parent is None:
                 root = value
             else:
                 self.attach(parent, value)
             if isinstance(ev, yaml.CollectionStartEvent):
-                stack.append(_Frame(value, path, ev.anchor))
+                stack.append(_Frame(value, path, ev.anchor, bool(ev.flow_style)))
         return None if root is _NO_KEY else root
 
     def take_key(self, frame: _Frame, ev) -> None:
         if not isinstance(ev, yaml.ScalarEvent):
-            raise self.error("a mapping key must be a plain name, not a list, mapping or alias", ev.start_mark)
+            raise self.error(_("a mapping key must be a plain name, not a list, mapping or alias"), ev.start_mark)
         self.check_tag(ev)
         key = ev.value
         if key == "<<" and ev.implicit[0]:
-            raise self.error("YAML merge keys (`<<`) are not supported in a spec", ev.start_mark,
-                             ["write the keys out, or use an anchor (&name) and alias (*name) for a whole value"])
+            raise self.error(_("YAML merge keys (`<<`) are not supported in a spec"), ev.start_mark,
+                             [_("write the keys out, or use an anchor (&name) and alias (*name) for a whole value")])
         line = ev.start_mark.line + 1
         if key in frame.seen:
-            raise self.error(f"duplicate key `{key}`: it is set on line {frame.seen[key]} and again on line {line}",
-                             ev.start_mark, ["remove one of the two; YAML would silently keep only the last"])
+            raise self.error(_("duplicate key `{key}`: it is set on line {first} and again on line {line}", key=key,
+                               first=frame.seen[key], line=line),
+                             ev.start_mark, [_("remove one of the two; YAML would silently keep only the last")])
         frame.seen[key] = line
         frame.key = key
         self.doc.key_positions[frame.path + (key,)] = (line, ev.start_mark.column + 1)
@@ -300,8 +381,8 @@ class _Builder:
     def count(self, mark, n: int = 1) -> None:
         self.nodes += n
         if self.nodes > MAX_NODES:
-            raise self.error(f"the spec holds more than {MAX_NODES:,} values (aliases expanded)", mark,
-                             ["this looks like an alias bomb or a generated file; a spec is much smaller"])
+            raise self.error(_("the spec holds more than {limit:,} values (aliases expanded)", limit=MAX_NODES), mark,
+                             [_("this looks like an alias bomb or a generated file; a spec is much smaller")])
 
     def check_tag(self, ev) -> None:
         tag = ev.tag
@@ -309,8 +390,8 @@ class _Builder:
             return
         if tag not in _SAFE_TAGS:
             shown = tag.replace("tag:yaml.org,2002:", "!!")
-            raise self.error(f"the YAML tag `{shown}` is not allowed in a spec", ev.start_mark,
-                             ["remove the tag: a spec holds only plain numbers, text, lists and mappings"])
+            raise self.error(_("the YAML tag `{tag}` is not allowed in a spec", tag=shown), ev.start_mark,
+                             [_("remove the tag: a spec holds only plain numbers, text, lists and mappings")])
 
     def scalar(self, ev):
         plain = bool(ev.implicit[0]) and not ev.tag
@@ -327,7 +408,8 @@ class _Builder:
             try:
                 value = make(node)
             except (ValueError, KeyError, yaml.YAMLError):
-                raise self.error(f"`{ev.value}` is not a valid {tag.rsplit(':', 1)[-1]}", ev.start_mark) from None
+                kind = tag.rsplit(":", 1)[-1]  # YAML's type name: int, float, bool, null
+                raise self.error(_("`{text}` is not a valid {type}", text=ev.value, type=kind), ev.start_mark) from None
             return self.number(value, ev) if isinstance(value, float) else value
         if plain and _EXP_FLOAT.match(ev.value):
             return self.number(float(ev.value), ev)
@@ -337,16 +419,16 @@ class _Builder:
         """A float a layer can use: finite, and 0 or at least float32's smallest normal number in size
         (torch computes in float32, and some layers divide by their argument)."""
         if not math.isfinite(value):
-            raise self.error(f"`{ev.value}` (not a number, or infinite) has no place in a spec", ev.start_mark,
-                             ["write an ordinary number"])
+            raise self.error(_("`{text}` (not a number, or infinite) has no place in a spec", text=ev.value),
+                             ev.start_mark, [_("write an ordinary number")])
         if 0 < abs(value) < FLOAT32_TINY:
-            raise self.error(f"`{ev.value}` is too close to 0 for float32, in which torch computes", ev.start_mark,
-                             ["write 0, or a number of at least 1.2e-38 in size"])
+            raise self.error(_("`{text}` is too close to 0 for float32, in which torch computes", text=ev.value),
+                             ev.start_mark, [_("write 0, or a number of at least {tiny} in size", tiny="1.2e-38")])
         return value
 
     def expand_alias(self, ev, path: Path):
         if ev.anchor not in self.anchors:
-            raise self.error(f"the alias *{ev.anchor} refers to no anchor &{ev.anchor} above it", ev.start_mark)
+            raise self.error(_("the alias *{name} refers to no anchor &{name} above it", name=ev.anchor), ev.start_mark)
         value, origin = self.anchors[ev.anchor]
         size = 0
         stack = [value]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .heavy import import_torch
+from .i18n import _
 
 
 class Add(torch.nn.Module):
@@ -51,7 +52,7 @@ class _Recurrent:
         self.output = output
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y, _ = super().forward(x)
+        y, _state = super().forward(x)
         return y[:, -1] if self.output == "last" else y
 
     def extra_repr(self) -> str:
@@ -112,6 +113,8 @@ def torchvision_model(model: str, weights=None, **kwargs) -> torch.nn.Module:
         file = os.path.basename(chosen.url)
         folder = os.path.join(torch.hub.get_dir(), "checkpoints")
         raise NetspecError(Problem(
-            f"the {weights} weights of torchvision.{model} could not be loaded ({str(e).splitlines()[0][:120]})",
-            hints=(f"download {chosen.url} on a machine with a network and put it at {os.path.join(folder, file)}",
-                   "or use `weights: null` to start from random weights"))) from None
+            _("the {weights} weights of {model} could not be loaded ({torch})", weights=weights,
+              model="torchvision." + model, torch=str(e).splitlines()[0][:120]),
+            hints=(_("download {url} on a machine with a network and put it at {path}", url=chosen.url,
+                     path=os.path.join(folder, file)),
+                   _("or use `{line}` to start from random weights", line="weights: null")))) from None

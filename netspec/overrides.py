@@ -5,6 +5,7 @@ import copy
 import re
 
 from .errors import Path, Problem, UsageError
+from .i18n import _
 from .loader import Document, loads
 
 
@@ -12,11 +13,11 @@ from .loader import Document, loads
 def parse_key(key: str) -> Path:
     """"model.layers[3].Linear.out_features" -> ("model", "layers", 3, "Linear", "out_features")."""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*(\.[A-Za-z_][A-Za-z0-9_]*(\[\d+\])*)*", key):
-        raise UsageError(Problem(f"--set {key}: the key must be a dotted path such as train.epochs or "
-                                 "model.layers[3].Linear.out_features"))
+        raise UsageError(Problem(_("--set {key}: the key must be a dotted path such as {example} or {example2}",
+                                   key=key, example="train.epochs", example2="model.layers[3].Linear.out_features")))
     path: list = []
     for part in key.split("."):
-        name, _, rest = part.partition("[")
+        name, _bracket, rest = part.partition("[")
         path.append(name)
         path += [int(i) for i in re.findall(r"\d+", "[" + rest)] if rest else []
     return tuple(path)
@@ -26,13 +27,15 @@ def parse(item: str) -> tuple[Path, object]:
     """"train.epochs=3" -> (("train", "epochs"), 3); the value is read as YAML (numbers, lists, ...)."""
     key, eq, text = item.partition("=")
     if not eq:
-        raise UsageError(Problem(f"--set {item}: write it as KEY=VALUE, e.g. --set train.epochs=3"))
+        raise UsageError(Problem(_("--set {item}: write it as KEY=VALUE, e.g. {example}", item=item,
+                                   example="--set train.epochs=3")))
     path = parse_key(key.strip())
     try:
         value = loads(f"value: {text}" if text.strip() else "value: null", f"--set {item}").data["value"]
     except Exception:
-        raise UsageError(Problem(f"--set {item}: the value `{text}` cannot be read",
-                                 hints=("quote text that holds special characters, e.g. --set name='\"x\"'",)))
+        raise UsageError(Problem(_("--set {item}: the value `{value}` cannot be read", item=item, value=text),
+                                 hints=(_("quote text that holds special characters, e.g. {example}",
+                                          example="--set name='\"x\"'"),)))
     return path, value
 
 
@@ -50,7 +53,7 @@ def apply(doc: Document, items: list[str]) -> Document:
             target = _step(target, part, {} if isinstance(nxt, str) else [], item)
         _put(target, path[-1], value, item)
         overrides[path] = f"--set {item}"
-    return Document(data, doc.file, doc.text, doc.positions, doc.key_positions, overrides)
+    return Document(data, doc.file, doc.text, doc.positions, doc.key_positions, overrides, doc.ends)
 
 
 def _step(target, part, empty, item: str):
@@ -60,8 +63,7 @@ def _step(target, part, empty, item: str):
         return target[part]
     if isinstance(target, list) and isinstance(part, int) and part < len(target):
         return target[part]
-    raise UsageError(Problem(f"--set {item}: `{part}` is not there to set", hints=(
-        "check the key against the spec; list positions count from 0",)))
+    raise _not_there(item, part)
 
 
 def _put(target, part, value, item: str) -> None:
@@ -70,5 +72,9 @@ def _put(target, part, value, item: str) -> None:
     elif isinstance(target, list) and isinstance(part, int) and part < len(target):
         target[part] = value
     else:
-        raise UsageError(Problem(f"--set {item}: `{part}` is not there to set",
-                                 hints=("check the key against the spec; list positions count from 0",)))
+        raise _not_there(item, part)
+
+
+def _not_there(item: str, part) -> UsageError:
+    return UsageError(Problem(_("--set {item}: `{key}` is not there to set", item=item, key=part),
+                              hints=(_("check the key against the spec; list positions count from 0"),)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from .errors import Path
+from .i18n import _
 
 _TOKEN = re.compile(r"\s*(?:(\d+)|([A-Za-z_][A-Za-z0-9_]*)|(//|[-+*()]))")
 _MAX_DEPTH = 32
@@ -32,14 +33,15 @@ def substitute(value, params: dict, path: Path):
         if name not in params:
             from .errors import did_you_mean
 
-            raise ParamError(f"the block has no param `{name}`", path,
-                             did_you_mean(name, params) or (f"its params: {', '.join(params) or 'none'}",))
+            raise ParamError(_("the block has no param `{name}`", name=name), path,
+                             did_you_mean(name, params) or (_("its params: {params}",
+                                                              params=", ".join(params) or _("none")),))
         return params[name]
     return value
 
 
 def _shown(text: str) -> str:
-    """The expression as a message shows it: `$(...)`, cut short when long."""
+    """The expression as a message shows it (as written, never translated): `$(...)`, cut short when long."""
     return f"`$({text if len(text) <= 40 else text[:37] + '...'})`"
 
 
@@ -50,14 +52,16 @@ def evaluate(text: str, params: dict, path: Path) -> int:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise ParamError(f"{_shown(text)} cannot hold `{text[pos:].strip()[:1]}`", path,
-                             ("an expression holds whole numbers, param names, + - * // and parentheses, nothing else",))
+            raise ParamError(_("{expr} cannot hold `{char}`", expr=_shown(text), char=text[pos:].strip()[:1]), path,
+                             (_("an expression holds whole numbers, param names, + - * // and parentheses, "
+                                "nothing else"),))
         tokens.append(m.group(1) or m.group(2) or m.group(3))
         pos = m.end()
     parser = _Parser(tokens, params, path, text)
     result = parser.expr(0)
     if parser.i != len(tokens):
-        raise ParamError(f"{_shown(text)} is not a complete expression", path, ("check the parentheses",))
+        raise ParamError(_("{expr} is not a complete expression", expr=_shown(text)), path,
+                         (_("check the parentheses"),))
     return result
 
 
@@ -66,8 +70,8 @@ class _Parser:
         self.tokens, self.params, self.path, self.text, self.i = tokens, params, path, text, 0
 
     def _fail(self, why: str):
-        raise ParamError(f"{_shown(self.text)}: {why}", self.path,
-                         ("an expression holds whole numbers, param names, + - * // and parentheses",))
+        raise ParamError(_("{expr}: {reason}", expr=_shown(self.text), reason=why), self.path,
+                         (_("an expression holds whole numbers, param names, + - * // and parentheses"),))
 
     def _peek(self):
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -88,41 +92,44 @@ class _Parser:
             self.i += 1
             right = self.factor(depth)
             if op == "//" and right == 0:
-                shown = ", ".join(f"{k}: {v}" for k, v in self.params.items())
-                raise ParamError(f"{_shown(self.text)} divides by 0, with this use's params {{{shown}}}", self.path,
-                                 ("give the params values that do not make the divisor 0 where the block is used",))
+                shown = "{" + ", ".join(f"{k}: {v}" for k, v in self.params.items()) + "}"
+                raise ParamError(_("{expr} divides by 0, with this use's params {params}", expr=_shown(self.text),
+                                   params=shown), self.path,
+                                 (_("give the params values that do not make the divisor 0 where the block is used"),))
             value = value * right if op == "*" else value // right
             if abs(value) > 10**12:
-                self._fail("the result is too large")
+                self._fail(_("the result is too large"))
         return value
 
     def factor(self, depth: int) -> int:
         if depth > _MAX_DEPTH:
-            self._fail("parentheses nested too deeply")
+            self._fail(_("parentheses nested too deeply"))
         tok = self._peek()
         self.i += 1
         if tok is None:
-            self._fail("it ends too early")
+            self._fail(_("it ends too early"))
         if tok == "-":
             return -self.factor(depth + 1)
         if tok == "(":
             value = self.expr(depth + 1)
             if self._peek() != ")":
-                self._fail("a `(` is not closed")
+                self._fail(_("a `(` is not closed"))
             self.i += 1
             return value
         if tok.isdigit():
             if len(tok.lstrip("0")) > 12:
-                self._fail("a number in it is too large")
+                self._fail(_("a number in it is too large"))
             return int(tok)
         if tok[0].isalpha() or tok[0] == "_":
             if tok not in self.params:
                 from .errors import did_you_mean
 
-                raise ParamError(f"{_shown(self.text)} uses `{tok}`, which is not a param of the block", self.path,
-                                 did_you_mean(tok, self.params) or (f"its params: {', '.join(self.params)}",))
+                raise ParamError(_("{expr} uses `{name}`, which is not a param of the block", expr=_shown(self.text),
+                                   name=tok), self.path,
+                                 did_you_mean(tok, self.params) or (_("its params: {params}",
+                                                                      params=", ".join(self.params)),))
             value = self.params[tok]
             if not isinstance(value, int) or isinstance(value, bool):
-                self._fail(f"`{tok}` is {value!r}, not a whole number")
+                self._fail(_("`{name}` is {value}, not a whole number", name=tok, value=repr(value)))
             return value
-        self._fail(f"`{tok}` cannot stand here")
+        self._fail(_("`{token}` cannot stand here", token=tok))

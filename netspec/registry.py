@@ -10,6 +10,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from .errors import Fix
+from .i18n import _
+
 REQUIRED = object()  # default of an argument that must be given
 INT_DTYPES = ("int64", "int32")
 
@@ -54,10 +57,14 @@ class ShapeError(Exception):
     """A rule's verdict that its input cannot go through the layer."""
 
     def __init__(self, message: str, hints: tuple[str, ...] | list[str] = (), arg: str | None = None,
-                 inputs: bool = False, at_key: bool = False):
+                 inputs: bool = False, at_key: bool = False, fix: Fix | None = None):
         super().__init__(message)
         self.message, self.hints, self.arg, self.at_key = message, tuple(hints), arg, at_key  # at_key: the arg's name
-        self.inputs = inputs  # the message names inputs as {in0}, {in1}, ...: infer says where each comes from
+        # the edit that mends it, without a path: infer puts it at the entry (insert, delete) or at `arg` (replace)
+        self.fix = fix
+        # inputs: the message (a Msg) names inputs by fields whose values are placeholders, "{in0}" for input 0
+        # ({in0}: "{in0}", {in1}: "{in2}" when it compares inputs 0 and 2); infer says where each comes from
+        self.inputs = inputs
 
 
 class Args(dict):
@@ -72,9 +79,11 @@ class Args(dict):
         if self.get(name) is None:
             self[name] = value
         elif self[name] != value:
-            where = f" ({what})" if what else ""
-            raise ShapeError(f"{self.layer} expects {name}={self[name]} but its input is {fmt(x.shape)}{where}",
-                             [f"remove {name} to infer it, or set it to {value}"], arg=name)
+            given = dict(layer=self.layer, arg=name, value=self[name], shape=fmt(x.shape))
+            message = (_("{layer} expects {arg}={value} but its input is {shape} ({what})", what=what, **given)
+                       if what else _("{layer} expects {arg}={value} but its input is {shape}", **given))
+            raise ShapeError(message, [_("set it to {value}, or remove {arg} to infer it", arg=name, value=value)],
+                             arg=name, fix=Fix(str(list(value)) if isinstance(value, tuple) else str(value)))
         return value
 
 
@@ -102,7 +111,7 @@ class LayerType:
 
 
 def channels(n: int) -> str:
-    return f"{n} channel" if n == 1 else f"{n} channels"
+    return _("{n} channel", n=n) if n == 1 else _("{n} channels", n=n)
 
 
 def fmt(shape: tuple[int, ...]) -> str:
@@ -120,7 +129,7 @@ def integer(default=REQUIRED, minimum: int | None = None, maximum: int | None = 
     s: dict = {"type": ["integer", "null"] if null or inferred else "integer"}
     s["minimum"] = -MAX_INT if minimum is None else minimum
     s["maximum"] = MAX_INT if maximum is None else maximum
-    return Arg(s, None if inferred else default, inferred, "int" + (", inferred" if inferred else ""))
+    return Arg(s, None if inferred else default, inferred, _("int, inferred") if inferred else _("int"))
 
 
 def number(default=REQUIRED, minimum=None, maximum=None, exclusive_minimum=None, null=False) -> Arg:
@@ -130,15 +139,15 @@ def number(default=REQUIRED, minimum=None, maximum=None, exclusive_minimum=None,
     else:
         s["minimum"] = -MAX_FLOAT if minimum is None else minimum
     s["maximum"] = MAX_FLOAT if maximum is None else maximum
-    return Arg(s, default, False, "number")
+    return Arg(s, default, False, _("number"))
 
 
 def boolean(default=REQUIRED, null=False) -> Arg:
-    return Arg({"type": ["boolean", "null"] if null else "boolean"}, default, False, "true/false")
+    return Arg({"type": ["boolean", "null"] if null else "boolean"}, default, False, _("true/false"))
 
 
 def choice(default, *values) -> Arg:
-    return Arg({"enum": list(values)}, default, False, " | ".join(map(str, values)))
+    return Arg({"enum": list(values)}, default, False, " | ".join(map(str, values)))  # the values themselves
 
 
 def ints(n: int, default=REQUIRED, minimum: int | None = 1, null=False, null_items=False, inferred=False) -> Arg:
@@ -152,7 +161,7 @@ def ints(n: int, default=REQUIRED, minimum: int | None = 1, null=False, null_ite
         s["minimum"] = minimum
     if n == 1:
         s["minItems"] = s["maxItems"] = 1
-    return Arg(s, None if inferred else default, inferred, f"int or list of {n} ints")
+    return Arg(s, None if inferred else default, inferred, _("int or list of {n} ints", n=n))
 
 
 def int_list(default=REQUIRED, minimum: int | None = 1, inferred=False) -> Arg:
@@ -164,7 +173,7 @@ def int_list(default=REQUIRED, minimum: int | None = 1, inferred=False) -> Arg:
                "maximum": MAX_INT}
     if minimum is not None:
         s["minimum"] = minimum
-    return Arg(s, None if inferred else default, inferred, "int or list of ints")
+    return Arg(s, None if inferred else default, inferred, _("int or list of ints"))
 
 
 def inplace() -> Arg:

@@ -47,7 +47,8 @@ def problem_text(p: Problem, doc: Document | None, kind: str = "error") -> str:
     where = p.file or (doc.file if doc else "") or "netspec"
     if p.line is not None:
         where += f":{p.line}:{p.column}"
-    lines = [f"{where}: {_kind(kind)}: {_visible(tr(p.message))}"]
+    label = f"{_kind(kind)}[{p.code}]" if kind == "warning" and p.code else _kind(kind)
+    lines = [f"{where}: {label}: {_visible(tr(p.message))}"]
     src = doc.source_line(p.line) if doc and p.line else ""
     if src:
         gutter = str(p.line)
@@ -55,6 +56,10 @@ def problem_text(p: Problem, doc: Document | None, kind: str = "error") -> str:
         lines.append(f"  {' ' * len(gutter)} | {' ' * width(src[:(p.column or 1) - 1])}^")
     hint = tr(_("hint"))
     lines += [f"  {hint}: {_visible(tr(h))}" for h in p.hints]
+    if kind == "warning" and p.code:
+        silence = f"silence: [{p.code}]"
+        lines.append(f"  {hint}: " + tr(_("if it is meant, add `{line}` to the spec to silence this warning",
+                                          line=silence)))
     for note in p.notes:
         lines += problem_text(note, doc, "note").splitlines()
     return "\n".join(lines)
@@ -71,6 +76,16 @@ def problems_text(problems: list[Problem], doc: Document | None, file: str = "")
 
 def errors_text(report: Report) -> str:
     return problems_text(report.errors, report.doc, report.file)
+
+
+def warnings_text(report: Report) -> str:
+    """A valid spec's warnings, then a count; nothing when it has none."""
+    n = len(report.warnings)
+    if not n:
+        return ""
+    body = "\n".join(problem_text(p, report.doc, "warning") for p in report.warnings)
+    count = _("1 warning") if n == 1 else _("{n} warnings", n=n)
+    return f"{body}\n{report.file}: {tr(count)}\n"
 
 
 def _count(n: int) -> str:
@@ -118,7 +133,9 @@ def table_text(report: Report, depth: int | None = None) -> str:
                       (_("Total params:"), _count(report.total_params)),
                       (_("Parameter memory:"), f"{size(report.param_bytes)} (float32)"),
                       (_("MACs per sample:"), _count(report.total_macs)),
-                      (_("Activation memory per sample:"), size(report.activation_bytes))])
+                      (_("Activation memory per sample:"), size(report.activation_bytes))]
+                     + ([(_("Memory to train, batch {batch}:", batch=report.batch),
+                          size(report.param_bytes + report.batch * report.activation_bytes))] if report.batch else []))
     return "\n".join(out) + "\n"
 
 
@@ -140,9 +157,16 @@ def report_json(report: Report) -> dict:
                     "dtype": info.output.dtype, "params": info.params, "macs": info.macs,
                     "line": report.doc.locate(info.node.path)[0] if report.doc else None, "args": info.args}
                    for i, info in enumerate(report.layers)] if report.valid else [],
-        "errors": [{"file": p.file, "line": p.line, "column": p.column, "path": format_path(p.path),
-                    "message": tr(p.message), "hints": [tr(h) for h in p.hints]} for p in report.errors],
+        "errors": [_problem_json(p) for p in report.errors],
+        "warnings": [dict(_problem_json(p), name=p.code) for p in report.warnings],
     }
+
+
+def _problem_json(p: Problem) -> dict:
+    fix = p.fix and {"line": p.fix.line, "column": p.fix.column, "end_line": p.fix.end_line,
+                     "end_column": p.fix.end_column, "text": p.fix.text}
+    return {"file": p.file, "line": p.line, "column": p.column, "path": format_path(p.path),
+            "message": tr(p.message), "hints": [tr(h) for h in p.hints], "fix": fix or None}
 
 
 def dumps(obj) -> str:

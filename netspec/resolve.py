@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import NetspecError, Path, Problem, did_you_mean
+from .i18n import _
 from .params import ParamError, substitute
 from .registry import LayerType, Tensor, layers
 from .schema import META_KEYS
@@ -49,8 +50,12 @@ class Node:
         """A problem with this layer, located where the spec uses it (and, in a block, where it is defined)."""
         if self.origin is None:
             return Problem(message, self.arg_path(arg), tuple(hints), at_key=at_key)
-        note = Problem(f"the entry is defined here, in block `{self.path[1]}`", self.arg_path(arg), at_key=at_key)
+        note = Problem(_defined_in(self.path[1]), self.arg_path(arg), at_key=at_key)
         return Problem(message, self.origin, tuple(hints), notes=(note,))
+
+
+def _defined_in(block: str):
+    return _("the entry is defined here, in block `{block}`", block=block)
 
 
 def model_input(data: dict) -> Tensor:
@@ -78,7 +83,7 @@ class _Resolver:
     def fail(self, message: str, path: Path, hints=(), origin: Path | None = None, at_key=False):
         if origin is None:
             raise NetspecError(Problem(message, path, tuple(hints), at_key=at_key))
-        note = Problem(f"the entry is defined here, in block `{path[1]}`", path, at_key=at_key)
+        note = Problem(_defined_in(path[1]), path, at_key=at_key)
         raise NetspecError(Problem(message, origin, tuple(hints), notes=(note,)))
 
     def scope(self, entries: list, base: Path, prefix: str, first_input: int, stack: tuple, origin) -> int:
@@ -92,23 +97,27 @@ class _Resolver:
             if origin is not None and kind in layers() and isinstance(entry, dict):
                 self.check_args(kind, entry[kind], path + (kind,), origin)
             if kind in self.blocks and isinstance(entry, dict) and not isinstance(entry[kind], (dict, type(None))):
-                self.fail(f"block `{kind}` takes its params as a mapping", path + (kind,),
-                          (f"write e.g. `- {kind}: {{{next(iter(self.blocks[kind].get('params') or {'p': 0}))}: ...}}`",),
-                          origin)
+                param = next(iter(self.blocks[kind].get("params") or {"p": 0}))
+                line = f"- {kind}: {{{param}: ...}}"
+                self.fail(_("block `{block}` takes its params as a mapping", block=kind), path + (kind,),
+                          (_("write e.g. `{line}`", line=line),), origin)
             repeat = meta.get("repeat", 1)  # in a block, a param's value: checked here
             if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 1:
-                self.fail(f"repeat must be a whole number, 1 or more, but with this use's params it is {repeat!r}",
-                          path + ("repeat",), ("give the block params that make it 1 or more where it is used",),
+                self.fail(_("repeat must be a whole number, 1 or more, but with this use's params it is {value}",
+                            value=repr(repeat)),
+                          path + ("repeat",), (_("give the block params that make it 1 or more where it is used"),),
                           origin)
             if kind in layers() and layers()[kind].inputs[0] > 1:  # a merge
                 if "from" not in meta:
-                    self.fail(f"{kind} joins the outputs of several entries, but it has no `from:` naming them", path,
-                              (f"name them, e.g. `from: [stem, -1]` beside `{kind}`",), origin)
-                if repeat > 1:
-                    self.fail(f"{kind} cannot be repeated: each copy after the first would take only the copy "
-                              "before it, one input", path + ("repeat",),
-                              ("remove `repeat`; to repeat a skip connection, put it in a block and repeat the block",),
+                    self.fail(_("{layer} joins the outputs of several entries, but it has no `from:` naming them",
+                                layer=kind), path,
+                              (_("name them, e.g. `{line}` beside `{layer}`", line="from: [stem, -1]", layer=kind),),
                               origin)
+                if repeat > 1:
+                    self.fail(_("{layer} cannot be repeated: each copy after the first would take only the copy "
+                                "before it, one input", layer=kind), path + ("repeat",),
+                              (_("remove `repeat`; to repeat a skip connection, put it in a block and repeat the "
+                                 "block"),), origin)
             inputs = self.inputs(meta.get("from"), i, outputs, local, declared, first_input, path, origin)
             ins = inputs
             for copy in range(repeat):  # each copy takes the one before
@@ -132,7 +141,7 @@ class _Resolver:
         problems = entry_problems(kind, value, path)
         if problems:
             p = problems[0]
-            note = Problem(f"the entry is defined here, in block `{path[1]}`", p.path, at_key=p.at_key)
+            note = Problem(_defined_in(path[1]), p.path, at_key=p.at_key)
             raise NetspecError(Problem(p.message, origin, p.hints, notes=(note,)))
 
     def inputs(self, refs, i: int, outputs: list[int], local: dict, declared: dict, first: int, path, origin):
@@ -144,34 +153,35 @@ class _Resolver:
             where = path + (("from", k) if isinstance(refs, list) else ("from",))
             if isinstance(ref, int):
                 if i + ref < -1:
-                    self.fail(f"from: {ref} reaches {-ref} entries back, but this is entry {i + 1} of its list",
-                              where, ("-1 is the entry just before; `input` is what the list starts from",), origin)
+                    self.fail(_("from: {offset} reaches {back} entries back, but this is entry {number} of its list",
+                                offset=ref, back=-ref, number=i + 1),
+                              where, (_("-1 is the entry just before; `input` is what the list starts from"),), origin)
                 found.append(outputs[i + ref] if i + ref >= 0 else first)
             elif ref in local:
                 found.append(local[ref])
             elif ref in declared:
-                self.fail(f"from: `{ref}` is defined below this entry (entry {declared[ref] + 1}); an entry can only "
-                          "take the outputs of entries above it", where, ("move the entry, or name another one",),
-                          origin)
+                self.fail(_("from: `{name}` is defined below this entry (entry {number}); an entry can only "
+                            "take the outputs of entries above it", name=ref, number=declared[ref] + 1), where,
+                          (_("move the entry, or name another one"),), origin)
             else:
-                self.fail(f"from: there is no entry named `{ref}` before this one", where,
-                          did_you_mean(ref, list(local)) or ("give the entry you mean a `name:`",), origin)
+                self.fail(_("from: there is no entry named `{name}` before this one", name=ref), where,
+                          did_you_mean(ref, list(local)) or (_("give the entry you mean a `name:`"),), origin)
         return tuple(found)
 
     def name(self, kind: str, meta: dict, copy: int, prefix: str, path: Path, origin) -> str:
         if "name" in meta:
             given = meta["name"]
             if given in RESERVED_NAMES or given == "input":
-                self.fail(f"`{given}` cannot be a layer's name: " +
-                          ("`from: input` means the list's input" if given == "input" else "PyTorch uses it"),
-                          path + ("name",), (f"choose another name, e.g. {given}_1",), origin)
+                self.fail(_("`{name}` cannot be a layer's name: `from: input` means the list's input", name=given)
+                          if given == "input" else _("`{name}` cannot be a layer's name: PyTorch uses it", name=given),
+                          path + ("name",), (_("choose another name, e.g. {example}", example=given + "_1"),), origin)
             local = given if meta.get("repeat", 1) == 1 else f"{given}_{copy + 1}"
             if prefix + local in self.taken:
                 made_for = self.taken[prefix + local]
-                self.fail(f"the name `{local}` is used twice" if not made_for else
-                          f"the name `{local}` is taken: netspec gave it to {made_for}",
-                          path + ("name",), ("give each entry its own name",) if not made_for else
-                          ("choose another name",), origin)
+                self.fail(_("the name `{name}` is used twice", name=local) if not made_for else
+                          _("the name `{name}` is taken: netspec gave it to {owner}", name=local, owner=made_for),
+                          path + ("name",), (_("give each entry its own name"),) if not made_for else
+                          (_("choose another name"),), origin)
         else:
             while True:
                 key = (prefix, kind)
@@ -179,24 +189,28 @@ class _Resolver:
                 local = f"{kind.lower().replace('.', '_')}_{self.counts[key]}"
                 if prefix + local not in self.taken:
                     break
-        self.taken[prefix + local] = (f"an earlier {kind} entry" if "name" not in meta else "" if local == meta["name"]
-                                      else f"copy {copy + 1} of the repeated `{meta['name']}`")
+        self.taken[prefix + local] = (_("an earlier {layer} entry", layer=kind) if "name" not in meta
+                                      else "" if local == meta["name"]
+                                      else _("copy {number} of the repeated `{name}`", number=copy + 1,
+                                             name=meta["name"]))
         return prefix + local
 
     def layer(self, kind: str, given: dict, inputs: tuple, path: Path, args_path, name: str, origin,
               stack: tuple) -> int:
         if len(self.nodes) >= MAX_LAYERS:
-            self.fail(f"the model would have more than {MAX_LAYERS:,} layers (repeat and blocks expanded)", path,
-                      ("lower `repeat`, or use fewer blocks",), origin)
+            self.fail(_("the model would have more than {limit:,} layers (repeat and blocks expanded)",
+                        limit=MAX_LAYERS), path, (_("lower `repeat`, or use fewer blocks"),), origin)
         lt = layers()[kind]
         low, high = lt.inputs
         if lt.inputs == (1, 2) and len(inputs) == 1:
             inputs = inputs * 2  # Bilinear given one input takes it as both
         if not low <= len(inputs) <= high:
-            want = "one input" if high == 1 else f"at least {low} inputs"
-            self.fail(f"{kind} takes {want}, but `from` names {len(inputs)}", path,
-                      ("a merge (Add, Mul, Concat) joins several entries: e.g. `from: [stem, -1]`",) if low > 1
-                      else ("to join several entries, put an Add or Concat first",), origin)
+            message = _("{layer} takes one input, but `from` names {count}", layer=kind, count=len(inputs)) \
+                if high == 1 else _("{layer} takes at least {low} inputs, but `from` names {count}", layer=kind,
+                                    low=low, count=len(inputs))
+            self.fail(message, path,
+                      (_("a merge (Add, Mul, Concat) joins several entries: e.g. `{line}`", line="from: [stem, -1]"),)
+                      if low > 1 else (_("to join several entries, put an Add or Concat first"),), origin)
         node = Node(len(self.nodes), name, lt, given, path, args_path, inputs, origin, stack)
         self.nodes.append(node)
         return node.index
@@ -206,31 +220,35 @@ class _Resolver:
         at = origin or path
         if kind in stack:
             chain = " -> ".join(stack + (kind,))
-            self.fail(f"block `{kind}` uses itself ({chain})", path, ("a block may not contain itself",), origin)
+            self.fail(_("block `{block}` uses itself ({chain})", block=kind, chain=chain), path,
+                      (_("a block may not contain itself"),), origin)
         if len(inputs) != 1:
-            self.fail(f"a block takes one input, but `from` names {len(inputs)}", path,
-                      ("join them first with Add or Concat",), origin)
+            self.fail(_("a block takes one input, but `from` names {count}", count=len(inputs)), path,
+                      (_("join them first with Add or Concat"),), origin)
         block = self.blocks[kind]
         params = self.params(kind, block.get("params") or {}, args, path, origin)
         base = ("blocks", kind, "layers")
         try:
             entries = substitute(block["layers"], params, base)
         except ParamError as e:
-            raise NetspecError(Problem(e.message, at, e.hints,
-                                       notes=(Problem(f"in block `{kind}`, defined here", e.path),))) from None
+            note = Problem(_("in block `{block}`, defined here", block=kind), e.path)
+            raise NetspecError(Problem(e.message, at, e.hints, notes=(note,))) from None
         return self.scope(entries, base, name + ".", inputs[0], stack + (kind,), at)
 
     def params(self, kind: str, defaults: dict, args: dict, path: Path, origin) -> dict:
         unknown = [k for k in args if k not in defaults]
         if unknown:
-            self.fail(f"block `{kind}` has no param `{unknown[0]}`", path + (kind, unknown[0]),
-                      did_you_mean(unknown[0], defaults) or (f"its params: {', '.join(defaults) or 'none'}",),
+            self.fail(_("block `{block}` has no param `{param}`", block=kind, param=unknown[0]),
+                      path + (kind, unknown[0]),
+                      did_you_mean(unknown[0], defaults) or (_("its params: {params}",
+                                                               params=", ".join(defaults) or _("none")),),
                       origin, at_key=True)
         values = defaults | args
         missing = [k for k, v in values.items() if v is None]
         if missing:
-            self.fail(f"block `{kind}` needs a value for its param `{missing[0]}` (it has no default)", path,
-                      (f"write it as `- {kind}: {{{missing[0]}: ...}}`",), origin)
+            line = f"- {kind}: {{{missing[0]}: ...}}"
+            self.fail(_("block `{block}` needs a value for its param `{param}` (it has no default)", block=kind,
+                        param=missing[0]), path, (_("write it as `{line}`", line=line),), origin)
         return values
 
     def check_consumed(self) -> None:
@@ -239,8 +257,9 @@ class _Resolver:
         for node in self.nodes[:-1]:
             if node.index not in used:
                 raise NetspecError(node.problem(
-                    f"the output of `{node.name}` ({node.layer.name}) is never used: no later entry takes it",
-                    ("name it in a later entry's `from:`, or remove the entry",)))
+                    _("the output of `{name}` ({layer}) is never used: no later entry takes it", name=node.name,
+                      layer=node.layer.name),
+                    (_("name it in a later entry's `from:`, or remove the entry"),)))
 
 
 def _split(entry, path: Path) -> tuple[str, dict, Path | None, dict]:

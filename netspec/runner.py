@@ -44,7 +44,7 @@ class Trainer:
         from .data import check_fits, load_data
         from .progress import Progress
 
-        report = check(doc, max_params, device)
+        report = check(doc, max_params, device, allocate=True)
         if not report.valid:
             raise NetspecError(report.errors)
         stem = os.path.splitext(os.path.basename(doc.file))[0]
@@ -364,7 +364,7 @@ def preflight(spec, overrides, device: str | None, resume: str | None, max_param
     """What `--nproc N` checks once, before it starts N processes that would each say it: the spec, and
     that N divides the global batch."""
     doc = _document(spec, overrides, resume)
-    report = check(doc, max_params, device)
+    report = check(doc, max_params, device, allocate=True)
     batch = resolved(doc.data, "run")["data"]["batch_size"] if report.valid and "data" in doc.data else 0
     problems = report.errors or ([doc.place(_indivisible(batch, nproc))] if batch % nproc else [])
     if problems:

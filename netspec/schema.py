@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 
+from .advice import NAMES
 from .catalog import DATASETS, LOSSES, OPTIMIZERS, SCHEDULERS, TRANSFORMS
+from .i18n import _
 from .registry import REQUIRED, LayerType, layers
 
 SCHEMA_ID = "https://netspec.dev/schemas/netspec.schema.json"
@@ -90,7 +92,8 @@ def _block_entry(table: dict[str, LayerType]) -> dict:
     entry["else"] = {k: v for k, v in entry["else"].items() if k != "allOf"}
     entry["else"]["properties"] = entry["else"]["properties"] | {"repeat": {
         "type": ["integer", "string"], "minimum": 1, "pattern": r"^\$",
-        "x-expected": "a whole number, `$param` or `$(expression)`", "description": "stack the entry this many times; a number, `$param` or `$(expr)`"}}
+        "x-expected": _("a whole number, `$param` or `$(expression)`"),
+        "description": "stack the entry this many times; a number, `$param` or `$(expr)`"}}
     return entry
 
 
@@ -127,6 +130,8 @@ def _sections() -> dict:
                 "dataset": _name_or_mapping(DATASETS, "the data: " + ", ".join(DATASETS), DATASETS),
                 "root": {"type": "string", "minLength": 1}, "download": {"type": "boolean"},
                 "transform": transforms, "augment": transforms,
+                "predict_transform": dict(transforms, description="transforms for `netspec predict` only, applied "
+                                          "to a picture before `transform` (e.g. Invert for dark ink on paper)"),
                 "batch_size": count, "test_batch_size": count,
                 "val_split": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
                 "num_workers": {"type": "integer", "minimum": 0},
@@ -145,12 +150,12 @@ def _sections() -> dict:
                                                           "{StepLR: {step_size: 10}}"),
                 "device": {"type": "string", "pattern": r"^(auto|cpu|mps|cuda(:[0-9]+)?)$",
                            "description": "auto | cpu | cuda | cuda:N | mps",
-                           "x-expected": "one of auto, cpu, cuda, cuda:N (N a GPU number) or mps",
-                           "x-hint": "auto picks a GPU when there is one; for an NVIDIA GPU write cuda, "
-                                     "for Apple silicon mps"},
+                           "x-expected": _("one of auto, cpu, cuda, cuda:N (N a GPU number) or mps"),
+                           "x-hint": _("auto picks a GPU when there is one; for an NVIDIA GPU write cuda, "
+                                       "for Apple silicon mps")},
                 "seed": {"type": "integer", "minimum": 0},
                 "grad_clip": {"type": "number", "exclusiveMinimum": 0},
-                "early_stop": {"type": "object", "additionalProperties": False,
+                "early_stop": {"type": "object", "additionalProperties": False, "required": ["patience"],
                                "properties": {"patience": count, "monitor": {"enum": ["test_loss", "test_accuracy"]}}},
                 "precision": {"enum": ["fp32", "bf16", "fp16"]},
                 "channels_last": {"type": "boolean"},
@@ -172,7 +177,7 @@ def schema() -> dict:
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "netspec spec",
-        "description": "A neural network as data: see SPEC.md",
+        "description": "A neural network as data: see docs/reference.md",
         "type": "object",
         "additionalProperties": False,
         "required": ["netspec", "model"],
@@ -180,8 +185,10 @@ def schema() -> dict:
             "netspec": {"const": 1, "description": "the spec-language version"},
             "name": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", "maxLength": 100,
                      "description": "the run's name; letters, digits, '.', '_' and '-'",
-                     "x-expected": "a name made of letters, digits, '.', '_' and '-' (it names the run's folder)"},
+                     "x-expected": _("a name made of letters, digits, '.', '_' and '-' (it names the run's folder)")},
             "description": {"type": "string"},
+            "silence": {"type": "array", "uniqueItems": True, "items": {"enum": list(NAMES)},
+                        "description": "warnings not to show for this spec, by name: " + ", ".join(NAMES)},
             **sections,
         },
         "$defs": {"layer_entry": _layer_entry(table), "block_entry": _block_entry(table),

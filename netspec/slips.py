@@ -108,9 +108,10 @@ def lookalikes(text: str) -> list[Problem]:
         if not found:
             continue
         col, char = found[0]
-        fixed = _ascii_line(code).rstrip() + ln.text[ln.code_end:].rstrip()
-        entry = _layer_call(fixed)  # `- MaxPool2d（2）` becomes a call once ASCII: say the YAML form at once
-        fixed = entry or fixed
+        typed = _ascii_line(code).rstrip()
+        typed = _layer_call(typed) or typed  # `- MaxPool2d（2）` becomes a call once ASCII: say the YAML form at once
+        comment = ln.text[ln.code_end:].rstrip()
+        fixed = typed + (code[len(code.rstrip()):] or " " if comment else "") + comment
         shown = "U+3000" if char == "\u3000" else char
         ascii_, what = LOOKALIKES[char]
         message = (_("`{char}` is {what} (typed with Chinese input on); YAML needs `{ascii}` here",
@@ -122,7 +123,7 @@ def lookalikes(text: str) -> list[Problem]:
             message = _("{first} (and {more} more such characters on this line)", first=message,
                         more=len(found) - 1)
         problems.append(Problem(message, hints=(_("switch the keyboard to English input and type the line "
-                                                  "as: `{line}`", line=fixed.strip()),),
+                                                  "as: `{line}`", line=typed.strip()),),
                                 fix=Fix(fixed, ln.number, 1, ln.number, len(ln.text) + 1)).at("", ln.number, col + 1))
     return problems
 

@@ -10,7 +10,8 @@ from tests.helpers import ROOT, spec
 def test_submodules_carry_readable_names():
     model = netspec.build(spec([{"Conv2d": {"out_channels": 4, "kernel_size": 3}, "name": "stem"},
                                 "ReLU", "ReLU", {"Linear": 5, "repeat": 2}, {"Linear": 3, "name": "head",
-                                                                               "repeat": 2}]))
+                                                                               "repeat": 2}],
+                                train={"loss": "MSELoss"}))  # a Linear on the last dimension, meant
     names = [n for n, _ in model.named_children()]
     assert names == ["stem", "relu_1", "relu_2", "linear_1", "linear_2", "head_1", "head_2"]
     assert model(torch.zeros(2, 3, 8, 8)).shape == (2, 4, 6, 3)

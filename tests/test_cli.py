@@ -59,7 +59,7 @@ def test_check_text_error_has_source_line_and_caret(tmp_path):
         f"{f}:6:29: error: Linear expects in_features=100 but its input is (N, 192)",
         "  6 |     - Linear: {in_features: 100, out_features: 10}",
         "    |                             ^",
-        "  hint: remove in_features to infer it, or set it to 192",
+        "  hint: set it to 192, or remove in_features to infer it",
         f"{f}: 1 error",
     ]
 

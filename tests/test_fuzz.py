@@ -160,8 +160,12 @@ def assert_check_is_clean(path: Path, *options: str) -> int:
                 assert e["file"] == p and isinstance(e["line"], int) and isinstance(e["column"], int), e
         return code
     if code == 0:
-        assert err == ""
         assert out.startswith(f"{p}: valid")
+        if err:  # warnings: each located, then their count
+            lines = err.rstrip("\n").split("\n")
+            assert re.fullmatch(rf"{re.escape(p)}: \d+ warnings?", lines[-1]), lines[-1]
+            said = [ln for ln in lines[:-1] if ln.startswith(p)]
+            assert said and all(re.match(rf"^{re.escape(p)}:\d+:\d+: warning\[[a-z-]+\]: \S", ln) for ln in said), said
         return code
     assert out == ""
     lines = err.rstrip("\n").split("\n")  # not splitlines(): \x1e, \x85, \u2028 are not line ends on a terminal

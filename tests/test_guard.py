@@ -12,8 +12,11 @@ from tests.helpers import ROOT, run_cli, spec
 HUGE = spec([{"Linear": 1_000_000}], input_shape=[1_000_000])  # 10^12 weights: 3.6 TiB
 
 
-def test_check_refuses_a_model_that_cannot_fit_and_says_how_much_it_needs():
-    (e,) = netspec.check(HUGE).errors
+def test_check_warns_of_a_model_that_cannot_fit_and_build_refuses_it_saying_how_much_it_needs():
+    report = netspec.check(HUGE)  # the same verdict whatever memory is free: valid, with a warning
+    assert report.valid and [w.code for w in report.warnings] == ["memory"]
+    assert report.warnings[0].message == netspec.check(HUGE, allocate=True).errors[0].message
+    (e,) = netspec.check(HUGE, allocate=True).errors
     assert e.message.startswith("the model needs 3.6 TiB to hold its weights (1,000,001,000,000 parameters) and "
                                 "its layer outputs for a batch of 64, but only ")
     assert "of memory is available; Linear `linear_1` alone has 1,000,001,000,000" in e.message
@@ -29,7 +32,7 @@ def test_build_and_train_refuse_it_without_allocating(tmp_path):
     refused, peak_mib = r.stdout.splitlines()
     assert refused.startswith("refused the model needs 3.6 TiB") and int(peak_mib) < 1500
     f = tmp_path / "huge.yaml"
-    f.write_text("netspec: 1\nmodel:\n  input: [1000000]\n  layers:\n    - Linear: 1000000\ndata: {dataset: digits}\n"
+    f.write_text("netspec: 1\nmodel:\n  input: [1000000]\n  layers:\n    - Linear: 1000000\ndata: {dataset: {FakeData: {num_classes: 1000000}}}\n"
                  f"output: {{dir: {tmp_path / 'run'}}}\n")
     code, out, err = run_cli("train", str(f))
     assert code == 1 and "the model needs 3.6 TiB" in err and not (tmp_path / "run").exists()
@@ -56,7 +59,7 @@ WIDE = spec([{"Conv2d": {"out_channels": 64, "kernel_size": 3, "padding": 1}}], 
 
 
 def test_layer_outputs_for_a_batch_count_too_when_training_on_the_cpu():
-    report = netspec.check(WIDE | {"data": {"dataset": "digits", "batch_size": 8}, "train": {"device": "cpu"}})
+    report = netspec.check(WIDE | {"data": {"dataset": "FakeData", "batch_size": 8}, "train": {"device": "cpu"}})
     assert report.activation_bytes == 64 * 2048 * 2048 * 4
     assert memory_problem(report, limit=8 * 2**30 + 1792 * 4) is None
     problem = memory_problem(report, limit=8 * 2**30 + 1792 * 4 - 1, batch=8)
@@ -68,11 +71,13 @@ def test_layer_outputs_for_a_batch_count_too_when_training_on_the_cpu():
 
 
 def test_check_uses_the_specs_batch_size_and_device():
-    big_batch = WIDE | {"data": {"dataset": "digits", "batch_size": 100_000}}
-    (e,) = netspec.check(big_batch | {"train": {"device": "cpu"}}).errors
+    big_batch = WIDE | {"data": {"dataset": "FakeData", "batch_size": 100_000}}
+    (e,) = netspec.check(big_batch | {"train": {"device": "cpu"}}, allocate=True).errors
     assert "to train on a batch of 100000 (" in e.message and "of memory is available" in e.message
-    assert netspec.check(big_batch | {"train": {"device": "cuda"}}).valid  # the GPU's memory is checked by train
-    assert netspec.check(big_batch | {"train": {"device": "cuda"}}, device="cpu").errors  # --device cpu
+    (w,) = [w for w in netspec.check(big_batch | {"train": {"device": "cpu"}}).warnings if w.code == "memory"]
+    assert w.message == e.message and w.code == "memory"
+    assert not netspec.check(big_batch | {"train": {"device": "cuda"}}, allocate=True).errors  # train checks the GPU
+    assert netspec.check(big_batch | {"train": {"device": "cuda"}}, device="cpu", allocate=True).errors  # --device
     assert netspec.check(big_batch | {"train": {"device": "cpu"}}, max_params=1792).valid  # the override
     (e,) = netspec.check(WIDE | {"train": {"device": "cpu"}}, max_params=1000).errors  # and its own limit
     assert e.message.startswith("the model needs 7.0 KiB to hold its weights (1,792 parameters), but only 3.9 KiB "
@@ -92,7 +97,7 @@ def test_train_on_a_gpu_compares_with_its_free_memory(tmp_path, monkeypatch, fre
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2 * free))
-    report = netspec.check(WIDE | {"data": {"dataset": "digits", "batch_size": 8}, "train": {"device": "cuda"}})
+    report = netspec.check(WIDE | {"data": {"dataset": "FakeData", "batch_size": 8}, "train": {"device": "cuda"}})
     problem = gpu_problem(report, torch.device("cuda"), 8)
     if not refused:
         assert problem is None
@@ -100,7 +105,7 @@ def test_train_on_a_gpu_compares_with_its_free_memory(tmp_path, monkeypatch, fre
     assert "but only 953.7 MiB of GPU memory is available" in problem.message
     f = tmp_path / "wide.yaml"
     f.write_text("netspec: 1\nmodel:\n  input: [3, 2048, 2048]\n  layers:\n    - Conv2d: {out_channels: 64, "
-                 "kernel_size: 3, padding: 1}\ndata: {dataset: digits, batch_size: 8}\ntrain: {device: cuda}\n"
+                 "kernel_size: 3, padding: 1}\ndata: {dataset: FakeData, batch_size: 8}\ntrain: {device: cuda}\n"
                  f"output: {{dir: {tmp_path / 'run'}}}\n")
     code, out, err = run_cli("train", str(f))
     assert code == 1 and "of GPU memory is available" in err and not (tmp_path / "run").exists()

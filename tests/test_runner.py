@@ -290,10 +290,11 @@ def test_data_shape_that_differs_from_model_input_is_a_located_error(tmp_path):
     code, out, err = run_cli("train", spec, "--set", f"output.dir={tmp_path / 'runs'}")
     assert code == 1 and out == "" and "Traceback" not in err
     assert err.splitlines()[:4] == [
-        f"{spec}:4:10: error: the data's samples are [1, 8, 8] but model.input is [3, 8, 8]",
+        f"{spec}:4:10: error: digits gives samples of [1, 8, 8] (channels, height, width), but model.input is "
+        "[3, 8, 8]",
         "  4 |   input: [3, 8, 8]",
         "    |          ^",
-        "  hint: set model.input to [1, 8, 8], or add transforms (e.g. Resize, Grayscale) to data.transform",
+        "  hint: write `input: [1, 8, 8]`",
     ]
     assert not (tmp_path / "runs").exists()
 
@@ -303,10 +304,11 @@ def test_classes_that_differ_from_the_models_output_is_a_located_error(tmp_path)
     code, out, err = run_cli("train", spec, "--set", f"output.dir={tmp_path / 'runs'}")
     assert code == 1 and out == "" and "Traceback" not in err
     assert err.splitlines()[:4] == [
-        f"{spec}:9:7: error: the data has 10 classes but the model's output is (N, 7)",
+        f"{spec}:9:15: error: the model ends with 7 scores, but digits has 10 classes: the last Linear's "
+        "out_features gives one score per class",
         "  9 |     - Linear: 7",
-        "    |       ^",
-        "  hint: set the last layer's out_features to 10",
+        "    |               ^",
+        "  hint: set out_features to 10",
     ]
     assert not (tmp_path / "runs").exists()
 

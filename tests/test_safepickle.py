@@ -55,8 +55,8 @@ def test_a_payload_in_any_pickled_file_is_refused_and_never_runs(tmp_path, datas
     entry["payload"] = Payload(str(marker))  # beside the real content, as a crafted file would hide it
     with open(root / folder / file, "wb") as f:
         pickle.dump(entry, f)
-    spec = tmp_path / "spec.yaml"
-    spec.write_text(f"netspec: 1\nmodel:\n  input: [3, 32, 32]\n  layers: [Flatten, {{Linear: 10}}]\n"
+    spec, classes = tmp_path / "spec.yaml", 100 if dataset == "CIFAR100" else 10
+    spec.write_text(f"netspec: 1\nmodel:\n  input: [3, 32, 32]\n  layers: [Flatten, {{Linear: {classes}}}]\n"
                     f"data: {{dataset: {dataset}, root: '{root}'}}\ntrain: {{epochs: 1, device: cpu}}\n"
                     f"output: {{dir: '{tmp_path / 'runs'}', tensorboard: false}}\n")
     code, out, err = run_cli("train", str(spec))

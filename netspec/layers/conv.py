@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from math import prod
 
+from ..i18n import _
 from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, boolean, channels, choice, integer, ints
 from .common import batched, conv_out, even_split, layout, need_rank, ntuple, too_small
 
@@ -11,7 +12,7 @@ def _padding(n: int) -> Arg:
     s = {"type": ["integer", "array", "string"], "minimum": 0,
          "items": {"type": "integer", "minimum": 0}, "minItems": n, "maxItems": n,
          "if": {"type": "string"}, "then": {"enum": ["same", "valid"]}}
-    return Arg(s, 0, False, f"int, list of {n} ints, 'same' or 'valid'")
+    return Arg(s, 0, False, _("int, list of {n} ints, 'same' or 'valid'", n=n))
 
 
 def _channels(layer: str, a: Args, x: Tensor) -> int:
@@ -30,8 +31,9 @@ def _conv_rule(d: int):
         k, s, dl = ntuple(a["kernel_size"], d), ntuple(a["stride"], d), ntuple(a["dilation"], d)
         if a["padding"] == "same":
             if any(v != 1 for v in s):
-                raise ShapeError(f"{name}: padding 'same' needs stride 1, but stride is {a['stride']}",
-                                 ["use stride 1 with 'same', or give padding as a number"], arg="padding")
+                raise ShapeError(_("{layer}: padding 'same' needs stride 1, but stride is {stride}", layer=name,
+                                   stride=a["stride"]),
+                                 [_("use stride 1 with 'same', or give padding as a number")], arg="padding")
             total = [dd * (kk - 1) for kk, dd in zip(k, dl)]
             lefts, rights = [t // 2 for t in total], [t - t // 2 for t in total]
             out = tuple(sizes)
@@ -54,10 +56,12 @@ def _check_pad_mode(name: str, mode: str, sizes, lefts, rights) -> None:
     for size, left, right in zip(sizes, lefts, rights):
         pad = max(left, right)
         if (mode == "reflect" and pad >= size) or (mode == "circular" and pad > size):
-            limit = "smaller than" if mode == "reflect" else "at most"
-            raise ShapeError(f"{name}: padding_mode '{mode}' needs padding {limit} the input size, "
-                             f"but the padding is {pad} and the input size is {size}",
-                             ["use less padding, or padding_mode 'zeros'"], arg="padding_mode")
+            given = dict(layer=name, mode=mode, pad=pad, size=size)
+            message = (_("{layer}: padding_mode '{mode}' needs padding smaller than the input size, but the padding "
+                         "is {pad} and the input size is {size}", **given) if mode == "reflect" else
+                       _("{layer}: padding_mode '{mode}' needs padding at most the input size, but the padding is "
+                         "{pad} and the input size is {size}", **given))
+            raise ShapeError(message, [_("use less padding, or padding_mode 'zeros'")], arg="padding_mode")
 
 
 def _conv_transpose_rule(d: int):
@@ -69,16 +73,18 @@ def _conv_transpose_rule(d: int):
         p, op = ntuple(a["padding"], d), ntuple(a["output_padding"], d)
         for i in range(d):
             if op[i] >= s[i] and op[i] >= dl[i]:
-                raise ShapeError(f"{name}: output_padding ({op[i]}) must be smaller than stride ({s[i]}) "
-                                 f"or dilation ({dl[i]})", ["lower output_padding, or raise stride"],
-                                 arg="output_padding")
+                raise ShapeError(_("{layer}: output_padding ({output_padding}) must be smaller than stride "
+                                   "({stride}) or dilation ({dilation})", layer=name, output_padding=op[i],
+                                   stride=s[i], dilation=dl[i]),
+                                 [_("lower output_padding, or raise stride")], arg="output_padding")
         out = tuple((x.shape[1 + i] - 1) * s[i] - 2 * p[i] + dl[i] * (k[i] - 1) + op[i] + 1 for i in range(d))
         if min(out) < 1:
             i = min(range(d), key=lambda j: out[j])
+            formula = f"out = ({x.shape[1 + i]}-1)*{s[i]} - 2*{p[i]} + {dl[i]}*({k[i]}-1) + {op[i]} + 1 = {out[i]}"
             raise ShapeError(
-                f"{name}: the padding ({p[i]}) is too large for this input, so the output would be empty "
-                f"(out = ({x.shape[1 + i]}-1)*{s[i]} - 2*{p[i]} + {dl[i]}*({k[i]}-1) + {op[i]} + 1 = {out[i]})",
-                ["use less padding or a larger kernel_size"], arg="padding")
+                _("{layer}: the padding ({padding}) is too large for this input, so the output would be empty "
+                  "({formula})", layer=name, padding=p[i], formula=formula),
+                [_("use less padding or a larger kernel_size")], arg="padding")
         per_in = a["out_channels"] // a["groups"] * prod(k)
         params = c_in * per_in + (a["out_channels"] if a["bias"] else 0)
         return Out((a["out_channels"],) + out, params, c_in * prod(x.shape[1:]) * per_in)
@@ -103,12 +109,12 @@ def _conv_args(d: int, transpose: bool) -> dict[str, Arg]:
 
 LAYERS = [
     LayerType(f"Conv{d}d", _conv_args(d, False), _conv_rule(d), main="out_channels", stricter=batched(layout(d)),
-              summary=f"{d}-D convolution over {layout(d)}")
+              summary=_("{d}-D convolution over {shape}", d=d, shape=layout(d)))
     for d in (1, 2, 3)
 ] + [
     LayerType(f"ConvTranspose{d}d", _conv_args(d, True), _conv_transpose_rule(d), main="out_channels",
-              stricter=batched(layout(d)) + "; and an output size of 0 is an error, where torch returns an "
-              "empty tensor",
-              summary=f"{d}-D transposed convolution over {layout(d)}")
+              stricter=_("{note}; and an output size of 0 is an error, where torch returns an empty tensor",
+                         note=batched(layout(d))),
+              summary=_("{d}-D transposed convolution over {shape}", d=d, shape=layout(d)))
     for d in (1, 2, 3)
 ]

@@ -1,6 +1,7 @@
 """Pooling: max, average, adaptive and power-average pools in 1, 2 and 3 dimensions."""
 from __future__ import annotations
 
+from ..i18n import _
 from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, choice, integer, ints, number
 from .common import batched, conv_out, layout, need_rank, ntuple, too_small
 
@@ -19,14 +20,17 @@ def _window_rule(name: str, d: int, has_padding: bool = True, has_dilation: bool
         ceil = bool(a.get("ceil_mode"))
         for i in range(d):
             if p[i] > k[i] // 2:
-                raise ShapeError(f"{name}: padding ({p[i]}) may be at most half the kernel size "
-                                 f"({k[i]} // 2 = {k[i] // 2})",
-                                 [f"lower padding to {k[i] // 2} or less, or use a larger kernel_size"], arg="padding")
+                half = f"{k[i]} // 2 = {k[i] // 2}"
+                raise ShapeError(_("{layer}: padding ({padding}) may be at most half the kernel size ({half})",
+                                   layer=name, padding=p[i], half=half),
+                                 [_("lower padding to {most} or less, or use a larger kernel_size", most=k[i] // 2)],
+                                 arg="padding")
         if covers_kernel and any(sizes[i] < k[i] for i in range(d)):
-            raise ShapeError(f"{name}: the input is {'x'.join(map(str, sizes))} but the kernel is "
-                             f"{'x'.join(map(str, k))}; PyTorch's {d}-D average pooling needs an input at least "
-                             f"as large as the kernel in every dimension, whatever the padding",
-                             ["use a smaller kernel_size, or remove a pooling layer before it"], arg="kernel_size")
+            raise ShapeError(_("{layer}: the input is {size} but the kernel is {kernel}; PyTorch's {d}-D average "
+                               "pooling needs an input at least as large as the kernel in every dimension, whatever "
+                               "the padding", layer=name, size="x".join(map(str, sizes)), kernel="x".join(map(str, k)),
+                               d=d),
+                             [_("use a smaller kernel_size, or remove a pooling layer before it")], arg="kernel_size")
         out = tuple(conv_out(sizes[i], k[i], s[i], p[i], dl[i], ceil) for i in range(d))
         for i in range(d):
             if out[i] < 1:
@@ -66,22 +70,30 @@ def _lp(d):
 LAYERS = []
 for _d in (1, 2, 3):
     _shape = layout(_d)
-    _keeps = " (null keeps a size)" if _d > 1 else ""
+    if _d == 1:
+        _avg_to = _("{d}-D average pooling to a fixed output size", d=_d)
+        _max_to = _("{d}-D max pooling to a fixed output size", d=_d)
+        _adaptive_strict = batched(_shape)
+    else:
+        _avg_to = _("{d}-D average pooling to a fixed output size (null keeps a size)", d=_d)
+        _max_to = _("{d}-D max pooling to a fixed output size (null keeps a size)", d=_d)
+        _adaptive_strict = _("{note}; with output_size 1 it takes any number of leading dimensions",
+                             note=batched(_shape))
     LAYERS += [
         LayerType(f"MaxPool{_d}d", _max(_d), _window_rule(f"MaxPool{_d}d", _d, has_dilation=True),
-                  main="kernel_size", summary=f"{_d}-D max pooling over {_shape}", stricter=batched(_shape)),
+                  main="kernel_size", summary=_("{d}-D max pooling over {shape}", d=_d, shape=_shape),
+                  stricter=batched(_shape)),
         LayerType(f"AvgPool{_d}d", _avg(_d), _window_rule(f"AvgPool{_d}d", _d, covers_kernel=_d == 3),
-                  main="kernel_size", summary=f"{_d}-D average pooling over {_shape}", stricter=batched(_shape)),
+                  main="kernel_size", summary=_("{d}-D average pooling over {shape}", d=_d, shape=_shape),
+                  stricter=batched(_shape)),
         LayerType(f"AdaptiveAvgPool{_d}d", {"output_size": ints(_d, null_items=_d > 1)},
-                  _adaptive_rule(f"AdaptiveAvgPool{_d}d", _d), main="output_size",
-                  summary=f"{_d}-D average pooling to a fixed output size{_keeps}",
-                  stricter=batched(_shape) + ("" if _d == 1 else "; with output_size 1 it takes any number "
-                                                                  "of leading dimensions")),
+                  _adaptive_rule(f"AdaptiveAvgPool{_d}d", _d), main="output_size", summary=_avg_to,
+                  stricter=_adaptive_strict),
         LayerType(f"AdaptiveMaxPool{_d}d", {"output_size": ints(_d, null_items=_d > 1),
                                             "return_indices": choice(False, False)},
-                  _adaptive_rule(f"AdaptiveMaxPool{_d}d", _d), main="output_size",
-                  summary=f"{_d}-D max pooling to a fixed output size{_keeps}", stricter=batched(_shape)),
+                  _adaptive_rule(f"AdaptiveMaxPool{_d}d", _d), main="output_size", summary=_max_to,
+                  stricter=batched(_shape)),
         LayerType(f"LPPool{_d}d", _lp(_d), _window_rule(f"LPPool{_d}d", _d, has_padding=False,
                                                         covers_kernel=_d == 3),
-                  summary=f"{_d}-D power-average pooling over {_shape}", stricter=batched(_shape)),
+                  summary=_("{d}-D power-average pooling over {shape}", d=_d, shape=_shape), stricter=batched(_shape)),
     ]

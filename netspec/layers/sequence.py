@@ -9,12 +9,13 @@ softmax and norms count 0.
 """
 from __future__ import annotations
 
+from ..i18n import _
 from ..registry import Args, LayerType, Out, ShapeError, Tensor, boolean, choice, fmt, integer, number
-from .common import batched
 
 _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
-_BATCH_FIRST = "; always batch_first (not an argument)"
-_STRICT = batched("(N, L, features)").replace("sample", "sequence")
+# common.batched's note, said of a sequence
+_STRICT = _("the input must be batched, {shape}; torch would also read one dimension less as one unbatched "
+            "sequence", shape="(N, L, features)")
 
 
 MAX_LAYERS = 1000  # stacked layers: far beyond any trained network
@@ -22,15 +23,18 @@ MAX_LAYERS = 1000  # stacked layers: far beyond any trained network
 def _need_sequence(layer: str, x: Tensor, features: str = "features") -> tuple[int, int]:
     """The steps L and the features of a (N, L, features) input."""
     if len(x.shape) == 1:
-        hints = ["put it before Flatten; for token ids, put an Embedding before it: (N, L) becomes "
-                 "(N, L, embedding_dim)",
-                 f"to read the {x.shape[0]} values as a sequence, put an Unflatten before it, e.g. "
-                 f"`- Unflatten: {{dim: 1, unflattened_size: [{x.shape[0]}, 1]}}` (one value per step)"]
+        line = f"- Unflatten: {{dim: 1, unflattened_size: [{x.shape[0]}, 1]}}"
+        hints = [_("put it before Flatten; for token ids, put an Embedding before it: (N, L) becomes "
+                   "(N, L, embedding_dim)"),
+                 _("to read the {count} values as a sequence, put an Unflatten before it, e.g. `{line}` (one value "
+                   "per step)", count=x.shape[0], line=line)]
     elif len(x.shape) > 2:
-        hints = ["merge the dimensions after L into one first: `- Flatten: {start_dim: 2}`"]
+        hints = [_("merge the dimensions after L into one first: `{line}`", line="- Flatten: {start_dim: 2}")]
     else:
         return x.shape
-    raise ShapeError(f"{layer} expects an input of shape (N, L, {features}) but its input is {fmt(x.shape)}", hints)
+    expected = "(N, L, " + features + ")"
+    raise ShapeError(_("{layer} expects an input of shape {expected} but its input is {shape}", layer=layer,
+                       expected=expected, shape=fmt(x.shape)), hints)
 
 
 def _recurrent(a: Args, x: Tensor) -> Out:
@@ -38,8 +42,10 @@ def _recurrent(a: Args, x: Tensor) -> Out:
     n_in = a.infer("input_size", features, x)
     h, p = a["hidden_size"], a.get("proj_size", 0)
     if p >= h:
-        raise ShapeError(f"LSTM: proj_size ({p}) must be smaller than hidden_size ({h})",
-                         [f"use a proj_size below {h}, or 0 for no projection"], arg="proj_size")
+        raise ShapeError(_("LSTM: proj_size ({proj_size}) must be smaller than hidden_size ({hidden_size})",
+                           proj_size=p, hidden_size=h),
+                         [_("use a proj_size below {hidden_size}, or 0 for no projection", hidden_size=h)],
+                         arg="proj_size")
     h_out, d = p or h, 2 if a["bidirectional"] else 1
     gates = _GATES[a.layer] * h
     params = macs = 0
@@ -55,8 +61,10 @@ def _recurrent(a: Args, x: Tensor) -> Out:
 def _divides(layer: str, heads_arg: str, heads: int, dim_arg: str, dim: int) -> None:
     if dim % heads:
         fits = ", ".join([str(k) for k in range(1, min(dim, 4096) + 1) if dim % k == 0][:6])
-        raise ShapeError(f"{layer}: {heads_arg} ({heads}) must divide {dim_arg} ({dim})",
-                         [f"use a {heads_arg} that divides {dim}, e.g. {fits}"], arg=heads_arg)
+        raise ShapeError(_("{layer}: {heads_arg} ({heads}) must divide {dim_arg} ({dim})", layer=layer,
+                           heads_arg=heads_arg, heads=heads, dim_arg=dim_arg, dim=dim),
+                         [_("use a {heads_arg} that divides {dim}, e.g. {fits}", heads_arg=heads_arg, dim=dim,
+                            fits=fits)], arg=heads_arg)
 
 
 def _attention(e: int, steps: int, keys: int, bias: bool, bias_kv: bool = False) -> tuple[int, int]:
@@ -108,23 +116,27 @@ def _encoder_args(stack: bool) -> dict:
                    "norm_first": boolean(False), "bias": boolean(True)}
 
 
-_RECURRENT = {"RNN": "Elman RNN (tanh or relu)", "LSTM": "long short-term memory RNN",
-              "GRU": "gated recurrent unit RNN"}
+def _batch_first(summary: str) -> str:
+    return _("{summary}; always batch_first (not an argument)", summary=summary)
+
+
+_RECURRENT = {"RNN": _("Elman RNN (tanh or relu)"), "LSTM": _("long short-term memory RNN"),
+              "GRU": _("gated recurrent unit RNN")}
 
 LAYERS = [
     LayerType(name, _recurrent_args(name), _recurrent, main="hidden_size", module=name, stricter=_STRICT,
-              summary=f"{what} over (N, L, features); output: sequence (N, L, D*H_out) or last step (N, D*H_out)"
-                      + _BATCH_FIRST)
+              summary=_batch_first(_("{what} over (N, L, features); output: sequence (N, L, D*H_out) or last step "
+                                     "(N, D*H_out)", what=what)))
     for name, what in _RECURRENT.items()
 ] + [
     LayerType("MultiheadAttention", {"embed_dim": integer(minimum=1, inferred=True), "num_heads": integer(minimum=1),
                                      "dropout": number(0.0, 0, 1), "bias": boolean(True),
                                      "add_bias_kv": boolean(False), "add_zero_attn": boolean(False)},
               _self_attention, main="num_heads", module="SelfAttention", stricter=_STRICT,
-              summary="self-attention (the input is query, key and value) over (N, L, embed_dim)"
-                      + _BATCH_FIRST),
+              summary=_batch_first(_("self-attention (the input is query, key and value) over (N, L, embed_dim)"))),
     LayerType("TransformerEncoderLayer", _encoder_args(False), _encoder, main="nhead",
-              module="TransformerEncoderLayer", stricter=_STRICT, summary="self-attention and a feed-forward network over (N, L, d_model)" + _BATCH_FIRST),
+              module="TransformerEncoderLayer", stricter=_STRICT,
+              summary=_batch_first(_("self-attention and a feed-forward network over (N, L, d_model)"))),
     LayerType("TransformerEncoder", _encoder_args(True), _encoder, module="TransformerEncoder", stricter=_STRICT,
-              summary="num_layers TransformerEncoderLayers over (N, L, d_model), no final norm" + _BATCH_FIRST),
+              summary=_batch_first(_("num_layers TransformerEncoderLayers over (N, L, d_model), no final norm"))),
 ]

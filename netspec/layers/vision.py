@@ -16,6 +16,7 @@ from functools import lru_cache
 
 from ..atomic import atomic_write
 from ..heavy import import_torch
+from ..i18n import _
 from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, channels, fmt, integer
 from .common import need_rank
 
@@ -34,7 +35,7 @@ MODELS = (
     "vgg19_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32", "wide_resnet101_2", "wide_resnet50_2",
 )
 PREFIX = "torchvision."
-CACHE_FORMAT = 2  # raised when a measurement's answer changes, so that older cached answers are not read
+CACHE_FORMAT = 3  # raised when a measurement's answer changes, so that older cached answers are not read
 
 
 def _cache_path() -> str:
@@ -86,7 +87,8 @@ def _remember(key: str, value: dict) -> None:
 
 
 def probe(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
-    """{"shape", "params", "macs"} or {"error", "hint"} of a torchvision model on one input shape."""
+    """{"shape", "params", "macs"} or {"error", "hint"} (and a refused argument's parts, see _in_words) of a
+    torchvision model on one input shape."""
     key = cache_key(model, kwargs, shape)
     if key in _shipped():
         return _shipped()[key]
@@ -203,9 +205,9 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
         with counter, torch.no_grad():
             out = net(torch.empty(1, *shape, device="meta"))
     except Exception as e:  # torch's verdict on the input: RuntimeError, AssertionError...
-        first = _first_line(e)
-        return {"error": f"{PREFIX}{model} cannot take an input of {fmt(shape)}: {first}",
-                "hint": "most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first helps"}
+        return {"error": _cannot_take(model, shape, _first_line(e)),
+                "hint": _("most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first "
+                          "helps")}
     for hook in hooks:
         hook.remove()
     inner = 4 * (sum(kept) - out.numel())
@@ -233,21 +235,21 @@ def _first_line(e: Exception) -> str:
     return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
 
 
+def _cannot_take(model: str, shape: tuple[int, ...], torch_words: str) -> str:
+    return _("{model} cannot take an input of {shape}: {torch}", model=PREFIX + model, shape=fmt(shape),
+             torch=torch_words)
+
+
 def _argument_error(model: str, e: Exception) -> dict:
     """The answer for arguments the model refused: an unknown one by name, with "did you mean"."""
     import re
 
-    from ..errors import did_you_mean
-
     fixed = re.search(r"multiple values for keyword argument '(\w+)'", str(e))
     if fixed:
-        return {"error": f"{PREFIX}{model} sets `{fixed.group(1)}` itself", "arg": fixed.group(1),
-                "hint": f"leave {fixed.group(1)} out, or choose a model of torchvision's with the value you want"}
+        return _in_words(model, {"about": "fixed", "arg": fixed.group(1)})
     unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if not unknown:
-        first = _first_line(e)
-        return {"error": f"{PREFIX}{model} does not accept these arguments: {first}", "about": "arguments",
-                "hint": "see torchvision's documentation of the model for its arguments"}
+        return _in_words(model, {"about": "arguments", "torch": _first_line(e)})
     import inspect
 
     import torch
@@ -259,11 +261,39 @@ def _argument_error(model: str, e: Exception) -> dict:
                      if p not in ("self", "args", "kwargs")]
         except NotImplementedError:  # RegNet: its widths are computed from values
             known = []
-    name = unknown.group(1)
-    return {"error": f"{PREFIX}{model} has no argument `{name}`", "arg": name,
-            "hint": (did_you_mean(name, known + ["weights"]) or
-                     (f"its arguments: {', '.join(known + ['weights'])}" if known else
-                      "see torchvision's documentation of the model for its arguments",))[0]}
+    return _in_words(model, {"about": "unknown", "arg": unknown.group(1), "known": known})
+
+
+def _in_words(model: str, verdict: dict) -> dict:
+    """A refusal of the model's arguments, its "error" and "hint" added. The verdict keeps its parts (the
+    argument, torch's words), from which _refusal says it again after JSON has made the words plain text."""
+    from ..errors import did_you_mean
+
+    name, arg = PREFIX + model, verdict.get("arg")
+    docs = _("see torchvision's documentation of the model for its arguments")
+    if verdict["about"] == "fixed":
+        said = (_("{model} sets `{arg}` itself", model=name, arg=arg),
+                _("leave {arg} out, or choose a model of torchvision's with the value you want", arg=arg))
+    elif verdict["about"] == "unknown":
+        known = verdict["known"] + ["weights"]
+        names = ", ".join(known)
+        listed = _("its arguments: {names}", names=names) if verdict["known"] else docs
+        said = _("{model} has no argument `{arg}`", model=name, arg=arg), (did_you_mean(arg, known) or (listed,))[0]
+    else:
+        said = _("{model} does not accept these arguments: {torch}", model=name, torch=verdict["torch"]), docs
+    return {**verdict, "error": said[0], "hint": said[1]}
+
+
+def _refusal(model: str, kwargs: dict, shape: tuple[int, ...], result: dict) -> tuple[str, str]:
+    """The message and hint of a refused entry, said again from the answer's parts: an answer read from
+    JSON (the child process, the cache, the shipped table) holds its words as English text only."""
+    if "about" in result:
+        said = _in_words(model, result)
+        return said["error"], said["hint"]
+    # the input: which the model takes, or (another argument may be the cause) the general hint
+    hint = _size_hint(model if set(kwargs) <= {"num_classes"} else None)
+    text, before = result["error"], _cannot_take(model, shape, "")
+    return (_cannot_take(model, shape, text[len(before):]) if text.startswith(before) else text), hint
 
 
 def weights_problem(model: str, weights, num_classes) -> tuple[str, tuple] | None:
@@ -274,12 +304,14 @@ def weights_problem(model: str, weights, num_classes) -> tuple[str, tuple] | Non
 
     known = weights_of(model)
     if weights not in known:
-        return (f"{PREFIX}{model} has no weights `{weights}`",
-                did_you_mean(weights, list(known)) or (f"its weights: {', '.join(known)}",))
+        return (_("{model} has no weights `{weights}`", model=PREFIX + model, weights=weights),
+                did_you_mean(weights, list(known)) or (_("its weights: {names}", names=", ".join(known)),))
     classes = known[weights]
     if num_classes is not None and classes and num_classes != classes:
-        return (f"the {weights} weights of {PREFIX}{model} have {classes} classes, but num_classes is {num_classes}",
-                (f"remove num_classes (or set it to {classes}) and put a Linear after the model for your classes",))
+        return (_("the {weights} weights of {model} have {classes} classes, but num_classes is {num_classes}",
+                  weights=weights, model=PREFIX + model, classes=classes, num_classes=num_classes),
+                (_("remove num_classes (or set it to {classes}) and put a Linear after the model for your classes",
+                   classes=classes),))
     return None
 
 
@@ -300,9 +332,11 @@ def _rule(model: str):
     def rule(a: Args, x: Tensor) -> Out:
         need_rank(a.layer, x, {3}, "(N, C, H, W)")
         if x.shape[0] != 3:  # each of them starts with a convolution of 3 input channels
-            raise ShapeError(f"{a.layer} takes colour images of 3 channels, but its input has {channels(x.shape[0])}",
-                             [f"give model.input 3 channels ([3, {x.shape[1]}, {x.shape[2]}]), or put a "
-                              "Conv2d with out_channels: 3 before the model"])
+            shape = f"[3, {x.shape[1]}, {x.shape[2]}]"
+            raise ShapeError(_("{layer} takes colour images of 3 channels, but its input has {channels}",
+                               layer=a.layer, channels=channels(x.shape[0])),
+                             [_("give model.input 3 channels ({shape}), or put a Conv2d with out_channels: 3 before "
+                                "the model", shape=shape)])
         kwargs = {k: v for k, v in a.items() if k not in ("weights", "model") and v is not None}
         wrong = weights_problem(model, a.get("weights"), a.get("num_classes"))
         if wrong:
@@ -311,11 +345,8 @@ def _rule(model: str):
             kwargs["weights"] = a["weights"]  # measured as torchvision builds the model for these weights
         result = probe(model, kwargs, x.shape)
         if "error" in result:
-            if "arg" in result or result.get("about") == "arguments":
-                hint = result["hint"]
-            else:  # the input: which the model takes, or (another argument may be the cause) the general hint
-                hint = _size_hint(model if set(kwargs) <= {"num_classes"} else None)
-            raise ShapeError(result["error"], [hint], arg=result.get("arg"), at_key="arg" in result)
+            message, hint = _refusal(model, kwargs, x.shape, result)
+            raise ShapeError(message, [hint], arg=result.get("arg"), at_key="arg" in result)
         a["model"] = model  # for the builder
         return Out(tuple(result["shape"]), result["params"], result["macs"], inner_bytes=result["inner_bytes"])
     return rule
@@ -332,24 +363,28 @@ def _size_hint(model: str | None) -> str:
     sizes = _table().get("sizes", {}).get(model, {}) if model else {}
     if "exactly" in sizes:
         e = sizes["exactly"]
-        return (f"{PREFIX}{model} takes {e}x{e} images: set model.input to [3, {e}, {e}], or put "
-                f"`Upsample: {{size: {e}}}` before the model")
+        given, line = f"[3, {e}, {e}]", f"Upsample: {{size: {e}}}"
+        return _("{model} takes {size}x{size} images: set model.input to {input}, or put `{line}` before the model",
+                 model=PREFIX + model, size=e, input=given, line=line)
     if "smallest" in sizes:
         s = sizes["smallest"]
-        return (f"{PREFIX}{model} takes images of {s}x{s} or larger: make model.input at least [3, {s}, {s}], "
-                "or put `Upsample: {size: 224}` (the size it was made for) before the model")
-    return ("check the model's arguments in torchvision's documentation; and the input: most of these models "
-            "want (N, 3, 224, 224), which a larger model.input or an Upsample first gives")
+        given = f"[3, {s}, {s}]"
+        return _("{model} takes images of {size}x{size} or larger: make model.input at least {input}, or put "
+                 "`{line}` (the size it was made for) before the model", model=PREFIX + model, size=s,
+                 input=given, line="Upsample: {size: 224}")
+    return _("check the model's arguments in torchvision's documentation; and the input: most of these models "
+             "want (N, 3, 224, 224), which a larger model.input or an Upsample first gives")
 
 
 def _args() -> dict:
-    weights = Arg({"type": ["string", "null"]}, None, False, "null, DEFAULT or a weights name such as IMAGENET1K_V1")
+    weights = Arg({"type": ["string", "null"]}, None, False, _("null, DEFAULT or a weights name such as IMAGENET1K_V1"))
     return {"num_classes": integer(None, minimum=1, null=True), "weights": weights}
 
 
 LAYERS = [
     LayerType(f"{PREFIX}{m}", _args(), _rule(m), main="num_classes", module="torchvision_model",
-              summary=f"torchvision.models.{m}, built without downloading anything unless weights are asked for",
+              summary=_("torchvision.models.{model}, built without downloading anything unless weights are asked "
+                        "for", model=m),
               extra_args=True)
     for m in MODELS
 ]
