@@ -165,9 +165,9 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
                     "layers": _layers}
         return commands[args.command](args, out, err)
     except NetspecError as e:
-        from .render import problems_text
+        from .render import problems_text, stopped_text
 
-        err.write(problems_text(e.problems, e.doc))
+        err.write(stopped_text(e.problems) if e.exit_code == 130 else problems_text(e.problems, e.doc))
         return e.exit_code
     except _Exit as e:
         (out if e.code == 0 else err).write(e.message)

@@ -74,6 +74,14 @@ def problems_text(problems: list[Problem], doc: Document | None, file: str = "")
     return f"{body}\n{where}: {tr(count)}\n"
 
 
+def stopped_text(problems: list[Problem]) -> str:
+    """Ctrl-C during training: what was saved and how to go on; not an error of the spec."""
+    hint = tr(_("hint"))
+    lines = [f"netspec: {_visible(tr(p.message))}\n" + "".join(f"  {hint}: {_visible(tr(h))}\n" for h in p.hints)
+             for p in problems]
+    return "".join(lines)
+
+
 def errors_text(report: Report) -> str:
     return problems_text(report.errors, report.doc, report.file)
 
@@ -189,9 +197,21 @@ def _state(arg) -> str:
     return _("default {value}", value=json.dumps(arg.default))
 
 
+def torch_class(lt: LayerType) -> str:
+    """What the layer is built as: torch.nn.Conv2d, torchvision.models.resnet18, or netspec's own module
+    (Add, Concat, the recurrent layers that return one output) and the torch class it is made of."""
+    if lt.name.startswith("torchvision."):
+        return "torchvision.models." + lt.name.split(".", 1)[1]
+    if lt.module:
+        base = f"torch.nn.{lt.torch_class or lt.name}"
+        own = f"netspec.modules.{lt.module}"
+        return own if lt.module in ("Add", "Mul", "Concat") else f"{own} ({base})"
+    return f"torch.nn.{lt.torch_class or lt.name}"
+
+
 def layer_text(lt: LayerType) -> str:
     out = [f"{lt.name}: {tr(lt.summary)}"]
-    facts = [(_("torch class:"), f"torch.nn.{lt.torch_class or lt.name}")]
+    facts = [(_("torch class:"), torch_class(lt))]
     if lt.main:
         facts.append((_("short form:"), f"- {lt.name}: <{lt.main}>"))
     out += _labelled(facts, "  ", 1)
@@ -199,7 +219,8 @@ def layer_text(lt: LayerType) -> str:
         out.append("  " + tr(_("arguments:")))
         w = max(map(len, lt.args))
         for name, arg in lt.args.items():
-            about = _("{kind}; {state}", kind=arg.kind or _("value"), state=_state(arg))
+            kind = _("only {value}", value=arg.kind.lower()) if arg.kind in ("False", "True") else arg.kind
+            about = _("{kind}; {state}", kind=kind or _("value"), state=_state(arg))
             out.append(f"    {name.ljust(w)}  {tr(about)}")
     else:
         out.append("  " + tr(_("arguments: none")))

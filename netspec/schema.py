@@ -45,6 +45,13 @@ def layer_schema(lt: LayerType) -> dict:
     return {"description": lt.summary, "if": {"type": "object"}, "then": mapping, "else": scalar}
 
 
+_FRACTION = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
+# the kinds of value of the datasets' own settings
+_DATASET_ARGS = {"root": {"type": "string", "minLength": 1}, "download": {"type": "boolean"},
+                 "val_split": _FRACTION, "test_split": _FRACTION, "size": {"type": "integer", "minimum": 1},
+                 "test_size": {"type": "integer", "minimum": 1}, "num_classes": {"type": "integer", "minimum": 1}}
+
+
 def _name_or_mapping(names, description: str, args: dict[str, dict] | None = None) -> dict:
     """`Adam` or `{Adam: {lr: 0.001}}`: a name from `names` alone, or with its arguments."""
     mapping: dict = {"minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": list(names)},
@@ -52,7 +59,8 @@ def _name_or_mapping(names, description: str, args: dict[str, dict] | None = Non
     if args:
         mapping["allOf"] = [{"if": {"required": [n]}, "then": {"properties": {n: {
             "type": ["object", "null"], "additionalProperties": False,
-            "properties": {k: {"description": v} for k, v in args[n].items()}}}}} for n in names]
+            "properties": {k: {"description": v, **_DATASET_ARGS.get(k, {})} for k, v in args[n].items()}}}}}
+            for n in names]
     return {"description": description, "type": ["string", "object"],
             "if": {"type": "string"}, "then": {"enum": list(names)}, "else": mapping}
 

@@ -136,3 +136,14 @@ def test_layer_names_cannot_shadow_module_attributes():
     assert public <= RESERVED_NAMES, sorted(public - RESERVED_NAMES)
     errs = errors_of(spec([{"ReLU": None, "name": "forward"}]))
     assert "PyTorch uses it" in errs[0].message
+
+
+@pytest.mark.parametrize("args,said", [
+    ("{digits: {test_split: lots}}", "must be a number"), ("{digits: {test_split: 1.5}}", "must be less than 1"),
+    ("{digits: {test_split: 0}}", "must be greater than 0"), ("{FakeData: {size: 0}}", "must be at least 1"),
+    ("{CIFAR10: {download: yes please}}", "must be true or false"),
+])
+def test_a_datasets_own_settings_are_checked(args, said):
+    report = check(loads("netspec: 1\nmodel: {input: [1, 8, 8], layers: [Flatten, {Linear: 10}]}\n"
+                                 f"data: {{dataset: {args}}}\n", "d.yaml"))
+    assert [said in str(e.message) for e in report.errors] == [True], [str(e.message) for e in report.errors]
