@@ -8,7 +8,7 @@ import sys
 from typing import TextIO
 
 from . import __version__, i18n
-from .errors import NetspecError, did_you_mean
+from .errors import NetspecError, Problem, UsageError, did_you_mean
 from .heavy import import_torch
 from .i18n import N_, _, tr
 
@@ -112,7 +112,9 @@ def _parser(out: TextIO) -> _Parser:
     pr.add_argument("--top", type=int, default=5, metavar="K")
     _common(pr, t)
     pr.add_argument("--format", choices=["text", "json"], default="text")
-    sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))
+    schema = sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))
+    schema.add_argument("--output", "-o", metavar="FILE",
+                        help=t(_("write it to FILE (replaced at once, never left half written) instead")))
     layers = sub.add_parser("layers", help=t(_("list the layer types, or one layer's arguments")))
     layers.add_argument("name", nargs="?")
     for parser in [p, *sub.choices.values()]:
@@ -231,7 +233,15 @@ def _check(args, out: TextIO, err: TextIO) -> int:
 def _schema(args, out: TextIO, err: TextIO) -> int:
     from .schema import schema_json
 
-    out.write(schema_json())
+    if args.output is None:
+        out.write(schema_json())
+        return 0
+    from .atomic import atomic_write
+
+    try:
+        atomic_write(args.output, lambda f: f.write(schema_json().encode("utf-8")))
+    except OSError as e:
+        raise UsageError(Problem(_("cannot write {path}: {reason}", path=args.output, reason=e.strerror))) from None
     return 0
 
 

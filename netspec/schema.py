@@ -15,6 +15,7 @@ from .registry import REQUIRED, LayerType, layers
 SCHEMA_ID = "https://netspec.dev/schemas/netspec.schema.json"
 NAME = r"^[A-Za-z_][A-Za-z0-9_.]*$"
 META_KEYS = ("name", "from", "repeat")
+BLOCK_NAME = r"^[a-z][A-Za-z0-9_]*$"  # a block's name starts with a lower-case letter; a layer type's does not
 DTYPES = ["float32", "float64", "int64", "int32"]
 
 
@@ -177,8 +178,9 @@ def _sections() -> dict:
     }
 
 
-def schema() -> dict:
-    """The whole spec's schema, with one `$defs` entry per layer type."""
+def validation_schema() -> dict:
+    """The schema `netspec check` validates with (validate.py words its errors): one `$defs` entry per layer
+    type, reached by an if/then per layer name. Editors get schema(), made from it."""
     table = layers()
     sections = _sections()
     return {
@@ -206,4 +208,217 @@ def schema() -> dict:
 
 
 def schema_json() -> str:
-    return json.dumps(schema(), indent=2) + "\n"
+    return json.dumps(schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+# The published schema, for editors (yaml-language-server, VS Code) and other validators. -----------------
+
+def schema() -> dict:
+    """The spec's JSON Schema as editors use it: the validation schema with layer entries as a `properties`
+    map of layer names (so that names complete while typing and a misspelled one is flagged), the short
+    forms that netspec accepts and no others, names of datasets, optimizers, losses, schedulers and
+    transforms that complete, a title and a markdownDescription on every layer and argument, and values
+    that are valid as an editor inserts them. Only standard keywords, and the editors' annotations
+    `markdownDescription` and `title`: no `x-` keywords."""
+    table = layers()
+    out = _without_extensions(validation_schema())
+    out["properties"].update(_editor_sections(out["properties"]))
+    out["$defs"] = {"layer_entry": _editor_entry(table, block=False), "block_entry": _editor_entry(table, block=True),
+                    "transform_entry": _editor_transform_entry(), **{n: _editor_layer(lt) for n, lt in table.items()}}
+    return out
+
+
+def _without_extensions(value):
+    if isinstance(value, dict):
+        return {k: _without_extensions(v) for k, v in value.items() if not k.startswith("x-")}
+    if isinstance(value, list):
+        return [_without_extensions(v) for v in value]
+    return value
+
+
+_SECTION_TEXT = {
+    "netspec": "The version of the spec language: write `netspec: 1`.",
+    "name": "The run's name: letters, digits, `.`, `_` and `-`. It names the run folder `runs/<name>`.",
+    "description": "Any text, for people.",
+    "silence": "Warnings not to show for this spec, by name.",
+    "model": "The network: `input`, one sample's shape without the batch dimension, and `layers`.",
+    "blocks": "Groups of layers with params, used like one layer: `- name: {param: value}`.",
+    "data": "The dataset, its transforms and the batch sizes. Needed by `netspec train`.",
+    "train": "How to train: epochs, optimizer, loss, scheduler, device, seed, precision...",
+    "output": "Where the run folder goes (`dir`, default `runs`) and whether TensorBoard logs are written.",
+}
+
+
+def _editor_sections(props: dict) -> dict:
+    out = {}
+    for key, value in props.items():
+        value = dict(value)
+        value.setdefault("title", key)
+        if key in _SECTION_TEXT:
+            value["markdownDescription"] = _SECTION_TEXT[key]
+            value.setdefault("description", _SECTION_TEXT[key])
+        out[key] = value
+    data, train = dict(out["data"]), dict(out["train"])
+    data["properties"] = dict(data["properties"], dataset=_editor_choice(
+        DATASETS, "The data: a dataset's name, or its name with its settings.",
+        {n: {k: {"description": v, **_DATASET_ARGS.get(k, {})} for k, v in args.items()}
+         for n, args in DATASETS.items()}))
+    kinds = {"optimizer": (OPTIMIZERS, "A torch.optim optimizer: `Adam`, or `{Adam: {lr: 0.001}}`.", "optimizers"),
+             "loss": (LOSSES, "A torch.nn loss: `CrossEntropyLoss` for classes.", "losses"),
+             "scheduler": (SCHEDULERS, "A torch.optim.lr_scheduler: `{StepLR: {step_size: 10}}`.", "schedulers")}
+    train["properties"] = dict(train["properties"], **{
+        key: _editor_choice(names, text, _train_args(table_key, names)) for key, (names, text, table_key) in kinds.items()})
+    out["data"], out["train"] = data, train
+    return out
+
+
+def _train_args(kind: str, names) -> dict:
+    """Each optimizer's (loss's, scheduler's) arguments, named, with their meaning and default, for
+    completion and hovers; their values are checked by `netspec check` (trainargs.py)."""
+    from .trainargs import table
+
+    found = table()[kind]
+    return {n: {arg: {"description": f"{rule['kind']}" + (f", default {json.dumps(rule['default'])}"
+                                                         if "default" in rule else "")}
+                for arg, rule in found[n]["args"].items()} for n in names if n in found}
+
+
+def _editor_choice(names, text: str, args: dict | None = None) -> dict:
+    """A name, or a one-key mapping of the name to its settings: both forms complete the names."""
+    args = args or {}
+    return {"description": text, "markdownDescription": text, "anyOf": [
+        {"type": "string", "enum": list(names)},
+        {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+         "properties": {n: {"title": n, "type": ["object", "null"],
+                            **({"properties": args[n], "additionalProperties": False} if n in args else {})}
+                        for n in names}}]}
+
+
+def _editor_transform_entry() -> dict:
+    text = "A torchvision transform: `ToTensor`, `RandomCrop: 32`, `Normalize: {mean: [...], std: [...]}`."
+    return {"description": text, "markdownDescription": text, "anyOf": [
+        {"type": "string", "enum": list(TRANSFORMS)},
+        {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+         "properties": {t: {"title": t} for t in TRANSFORMS}}]}
+
+
+_META = {
+    "name": {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]*$", "title": "name",
+             "description": "A name other entries can refer to in `from`: letters, digits and _."},
+    "from": {"type": ["string", "integer", "array"], "maximum": -1, "minItems": 1, "title": "from",
+             "items": {"type": ["string", "integer"], "maximum": -1},
+             "description": "The inputs: entry names, negative offsets (-1: the entry before) or `input`. "
+                            "Default: the entry before."},
+    "repeat": {"type": "integer", "minimum": 1, "title": "repeat",
+               "description": "Stack the entry this many times."},
+}
+
+
+def _editor_entry(table: dict[str, LayerType], block: bool) -> dict:
+    """A layer entry: a layer's name alone (only those without required arguments), or a mapping of one
+    layer name to its arguments beside the meta keys name, from and repeat."""
+    bare = [n for n, lt in table.items() if not lt.required]
+    text = ("A layer: `ReLU`, `MaxPool2d: 2` (its main argument) or `Conv2d: {out_channels: 6, kernel_size: 5}`."
+            if not block else "A layer of a block; `$name` and `$(expr)` stand for the block's params.")
+    meta = {k: dict(v, markdownDescription=v["description"]) for k, v in _META.items()}
+    layer = {n: {"title": n, "markdownDescription": _layer_text(lt), "description": str(lt.summary)} if block
+             else {"$ref": f"#/$defs/{n}"} for n, lt in table.items()}
+    block_use = {"type": ["object", "null"], "title": "a block",
+                 "description": "A block of `blocks:`, with its params: `- basic: {channels: 16}`."}
+    return {"description": text, "markdownDescription": text, "anyOf": [
+        {"type": "string", "enum": bare},
+        {"type": "string", "pattern": BLOCK_NAME},  # a block used without params
+        # a block used with params (not the meta keys, which `properties` describes)
+        {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {**meta, **layer},
+         "patternProperties": {r"^(?!(name|from|repeat)$)[a-z][A-Za-z0-9_]*$": block_use},
+         "dependentSchemas": {n: {"propertyNames": {"enum": [n, *META_KEYS]}} for n in table}}]}
+
+
+def _layer_text(lt: LayerType) -> str:
+    """The hover of a layer: what it does, its short form, its arguments with defaults, its formula."""
+    from .argdocs import formula
+
+    lines = [f"**{lt.name}**: {lt.summary}", ""]
+    if lt.main:
+        lines += [f"Short form: `- {lt.name}: <{lt.main}>`", ""]
+    if lt.args:
+        lines += ["| argument | | |", "| --- | --- | --- |"]
+        lines += [f"| `{n}` | {a.kind} | {_state_text(a)} |" for n, a in lt.args.items()]
+        lines.append("")
+    shape = formula(lt.name)
+    if shape:
+        lines += [f"Shape: {shape}", ""]
+    lines.append(f"`netspec layers {lt.name}` says the same.")
+    return "\n".join(lines)
+
+
+def _state_text(arg) -> str:
+    if arg.inferred:
+        return "inferred from the input when left out"
+    if arg.default is REQUIRED:
+        return "required"
+    return f"default `{json.dumps(arg.default)}`"
+
+
+def _sample(name: str, arg):
+    """A value valid as inserted, for an argument without a default (a required one)."""
+    usual = {"kernel_size": 3, "out_channels": 16, "out_features": 10, "in_features": 64, "in_channels": 3,
+             "num_features": 16, "hidden_size": 64, "embedding_dim": 32, "num_embeddings": 1000, "size": 32,
+             "num_heads": 4, "nhead": 4, "d_model": 64, "embed_dim": 64, "num_groups": 2, "num_channels": 16,
+             "normalized_shape": 64, "p": 0.5, "output_size": 1, "dim": 1, "unflattened_size": [2, 2]}
+    if name in usual:
+        return usual[name]
+    s = arg.schema
+    types = s.get("type", []) if isinstance(s.get("type"), list) else [s.get("type")]
+    if "enum" in s:
+        return next(v for v in s["enum"] if v is not None)
+    if "integer" in types:
+        return max(1, s.get("minimum", 1))
+    if "number" in types:
+        return s.get("minimum", s.get("exclusiveMinimum", 0) + 0.5)
+    if "boolean" in types:
+        return False
+    return None
+
+
+def _allows_null(s: dict) -> bool:
+    types = s.get("type") if isinstance(s.get("type"), list) else [s.get("type")]
+    return "null" in types or None in s.get("enum", [])
+
+
+def _editor_arg(name: str, arg) -> dict:
+    from .argdocs import MEANINGS
+
+    s = dict(arg.schema)
+    meaning = MEANINGS.get(name, arg.kind)
+    state = _state_text(arg)
+    s["title"] = name
+    s["description"] = f"{meaning} ({arg.kind}; {state})"
+    s["markdownDescription"] = f"**{name}**: {meaning}.\n\n{arg.kind}; {state}."
+    if arg.default is not REQUIRED and (arg.default is not None or _allows_null(s)):
+        s["default"] = arg.default
+    if arg.default is REQUIRED or arg.default is None:
+        example = _sample(name, arg)
+        if example is not None:
+            s["examples"] = [example]
+    return s
+
+
+def _editor_layer(lt: LayerType) -> dict:
+    """The value beside a layer's name: its arguments; or, as netspec accepts, its main argument alone
+    (`MaxPool2d: 2`, only when that is all it needs) or nothing (`ReLU:`, only when it needs nothing)."""
+    mapping: dict = {"type": "object", "properties": {n: _editor_arg(n, a) for n, a in lt.args.items()},
+                     "additionalProperties": lt.extra_args}
+    if lt.required:
+        mapping["required"] = lt.required
+    text = _layer_text(lt)
+    head = {"title": lt.name, "description": str(lt.summary), "markdownDescription": text}
+    if lt.main and set(lt.required) <= {lt.main}:
+        scalar = dict(lt.args[lt.main].schema)
+        if not lt.required:
+            scalar = {"anyOf": [scalar, {"type": "null"}]}
+    elif not lt.required:
+        scalar = {"type": "null"}
+    else:
+        return {**head, **mapping}
+    return {**head, "anyOf": [mapping, scalar]}

@@ -8,7 +8,7 @@ from .errors import Fix, Path, Problem, did_you_mean, format_path
 from .i18n import Msg, _, either
 from .loader import Document
 from .registry import MAX_INT, layers
-from .schema import META_KEYS, schema
+from .schema import META_KEYS, validation_schema
 from .slips import layer_call
 from .trainargs import check_train
 
@@ -38,7 +38,7 @@ def _validators():
     the same schemas and the same errors (a test checks this), a fraction of the time.
     """
     Validator = validator_class()
-    full = schema()
+    full = validation_schema()
     entry = dict(full["$defs"]["layer_entry"])
     entry["else"] = {k: v for k, v in entry["else"].items() if k != "allOf"}
     outer = dict(full, **{"$defs": dict(full["$defs"], layer_entry=entry)})
@@ -388,10 +388,23 @@ def check_layer_lists(data: dict) -> list[Problem]:
                         ("blocks", name), (_("rename the block, e.g. {example}", example="my_" + name.lower()),),
                         at_key=True)
                 for name in blocks if name in layers() or name in META_KEYS]
+    problems += [Problem(_("a block's name starts with a lower-case letter, as `{name}` does not: names that start "
+                           "with a capital are layer types", name=name), ("blocks", name),
+                         (_("rename the block to `{suggestion}`, and its uses with it", suggestion=_lower(name)),),
+                         at_key=True)
+                 for name in blocks if name not in layers() and name[:1].isalpha() and not name[:1].islower()]
     for base, entries in layer_lists(data):
         for i, entry in enumerate(entries):
             problems.extend(_check_entry(base + (i,), entry, known))
     return problems
+
+
+def _lower(name: str) -> str:
+    """MyBlock -> my_block; BASIC -> basic."""
+    if name.isupper():
+        return name.lower()
+    return "".join(("_" if i and c.isupper() and not name[i - 1].isupper() else "") + c.lower()
+                   for i, c in enumerate(name))
 
 
 def _check_entry(path: Path, entry, known: list[str]) -> list[Problem]:

@@ -8,7 +8,7 @@ from jsonschema import Draft202012Validator
 from netspec.compiler import check
 from netspec.loader import loads
 from netspec.registry import layers
-from netspec.schema import schema, schema_json
+from netspec.schema import schema, schema_json, validation_schema
 from netspec.validate import schema_errors, validate, validator_class
 from tests.helpers import ROOT, spec
 
@@ -23,7 +23,7 @@ def test_checked_in_schema_is_the_generated_one():
 
 
 def test_schema_is_valid_draft_2020_12_with_one_def_per_layer():
-    s = schema()
+    s = validation_schema()
     Draft202012Validator.check_schema(s)
     assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert set(layers()) <= set(s["$defs"])
@@ -48,7 +48,7 @@ def test_fast_dispatch_finds_the_same_errors_as_the_full_schema(path):
     data = _loadable(path)
     if data is None:
         return  # not a YAML mapping: nothing reaches the schema
-    full = {(tuple(e.absolute_path), e.validator) for e in validator_class()(schema()).iter_errors(data)}
+    full = {(tuple(e.absolute_path), e.validator) for e in validator_class()(validation_schema()).iter_errors(data)}
     fast = {(prefix + tuple(e.absolute_path), e.validator) for prefix, e in schema_errors(data)}
     # the full schema reports a failing `then` of an `if` through its inner keyword, as the fast path does
     assert fast == full
@@ -58,7 +58,7 @@ def test_fast_dispatch_matches_on_a_mutated_spec():
     data = spec([{"Conv2d": {"out_channels": 0, "kernel_size": [3, 3, 3], "padding": "samee", "x": 1}},
                  {"MaxPool2d": "two"}, {"Linear": {"in_features": -1}}, "ReLU", {"Dropout": 2}])
     data["train"] = {"device": "gpu", "epochs": 0}
-    full = {(tuple(e.absolute_path), e.validator) for e in validator_class()(schema()).iter_errors(data)}
+    full = {(tuple(e.absolute_path), e.validator) for e in validator_class()(validation_schema()).iter_errors(data)}
     fast = {(prefix + tuple(e.absolute_path), e.validator) for prefix, e in schema_errors(data)}
     assert fast == full and len(full) >= 7
 
