@@ -1,0 +1,119 @@
+"""What a VS Code user with Red Hat's YAML extension sees: the real yaml-language-server (pinned in
+editor/package.json; install it with `npm ci --prefix editor`) driven over LSP by tests/lsp.py, against the
+published schema, schemas/netspec.schema.json.
+
+These tests are never skipped: without the server they fail, saying how to install it."""
+import glob
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import ROOT
+from tests.lsp import INSTALL_HINT, LSPError, ServerMissing, YamlLanguageServer
+
+SCHEMA = ROOT / "schemas" / "netspec.schema.json"
+SPECS = sorted(glob.glob(str(ROOT / "specs" / "*.yaml")))
+# documents that name no schema get it from the settings, as a user's `yaml.schemas` would give it
+GLOB = "*.netspec.yaml"
+
+
+@pytest.fixture(scope="session")
+def yaml_ls():
+    try:
+        server = YamlLanguageServer({SCHEMA: GLOB})
+    except ServerMissing as e:
+        pytest.fail(f"the YAML language server is not installed: {e}", pytrace=False)
+    except LSPError as e:
+        pytest.fail(f"the YAML language server did not start ({INSTALL_HINT}): {e}", pytrace=False)
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def doc(yaml_ls, tmp_path):
+    """open(text, name=...) -> uri: a document (not written to disk) that the settings give the schema;
+    closed after the test."""
+    opened = []
+
+    def open_(text: str, name: str = "t.netspec.yaml") -> str:
+        uri = yaml_ls.open(tmp_path / name, text)
+        opened.append(uri)
+        return uri
+
+    yield open_
+    for uri in opened:
+        yaml_ls.close_document(uri)
+
+
+def _messages(diagnostics) -> list[str]:
+    return [f"{d['range']['start']['line'] + 1}:{d['range']['start']['character'] + 1} {d['message']}"
+            for d in diagnostics]
+
+
+def test_the_pinned_server_runs(yaml_ls):
+    assert yaml_ls.version == "1.25.0"
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: Path(p).name)
+def test_every_shipped_spec_gets_no_diagnostics(yaml_ls, path):
+    # opened where it lies: its modeline `# yaml-language-server: $schema=../schemas/netspec.schema.json`
+    # names the schema, as it does in VS Code
+    text = Path(path).read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=../schemas/netspec.schema.json")
+    uri = yaml_ls.open(path, text)
+    try:
+        assert _messages(yaml_ls.diagnostics(uri)) == []
+    finally:
+        yaml_ls.close_document(uri)
+
+
+LAYERS = """\
+netspec: 1
+model:
+  input: [3, 32, 32]
+  layers:
+    - {layer}
+    - Flatten
+    - Linear: 10
+"""
+
+
+def test_a_misspelt_layer_is_underlined_on_its_line(yaml_ls, doc):
+    uri = doc(LAYERS.format(layer="Conv2D: {out_channels: 6, kernel_size: 5}"))
+    diagnostics = yaml_ls.diagnostics(uri)
+    assert diagnostics, "no diagnostic for Conv2D"
+    assert {d["range"]["start"]["line"] for d in diagnostics} == {4}, _messages(diagnostics)
+    # the same document spelt right is clean: the diagnostic was about the name
+    yaml_ls.change(uri, LAYERS.format(layer="Conv2d: {out_channels: 6, kernel_size: 5}"))
+    assert _messages(yaml_ls.diagnostics(uri)) == []
+
+
+def test_typing_a_layer_name_completes_to_the_layers_that_start_so(yaml_ls, doc):
+    text = LAYERS.format(layer="Con")
+    uri = doc(text)
+    completions = yaml_ls.complete(uri, 4, len("    - Con"))
+    labels = {c.label for c in completions}
+    assert {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"} <= labels, sorted(labels)
+    for c in completions:
+        if c.label in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"):
+            assert c.text.startswith(c.label), (c.label, c.text)
+
+
+def test_hover_on_a_layer_name_explains_the_layer(yaml_ls):
+    path = ROOT / "specs" / "cifar.yaml"
+    text = path.read_text(encoding="utf-8")
+    line = next(i for i, s in enumerate(text.splitlines()) if s.strip().startswith("- Conv2d:"))
+    uri = yaml_ls.open(path, text)
+    try:
+        shown = yaml_ls.hover(uri, line, text.splitlines()[line].index("Conv2d") + 2)
+    finally:
+        yaml_ls.close_document(uri)
+    assert shown and shown.strip(), "no hover on Conv2d"
+    assert "Conv2d" in shown, shown
+
+
+def test_the_dataset_completes_to_the_datasets_netspec_knows(yaml_ls, doc):
+    text = LAYERS.format(layer="ReLU") + "data:\n  dataset: "
+    uri = doc(text)
+    labels = {c.label for c in yaml_ls.complete(uri, 8, len("  dataset: "))}
+    assert {"CIFAR10", "digits"} <= labels, sorted(labels)
