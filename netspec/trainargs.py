@@ -28,6 +28,15 @@ SYNONYMS = {
 }
 
 
+# Optimizers torch has that netspec's training loop (one step per batch, dense gradients) cannot drive.
+UNTRAINABLE = {
+    "LBFGS": lambda: _("LBFGS evaluates each batch several times per step (it needs a closure); netspec trains "
+                       "with one forward and backward pass per batch, so it cannot use LBFGS"),
+    "SparseAdam": lambda: _("SparseAdam works only with sparse gradients (Embedding with sparse: true and nothing "
+                            "else); netspec's models have dense gradients, so it cannot use SparseAdam"),
+}
+
+
 @lru_cache(maxsize=1)
 def table() -> dict:
     """{"optimizers"|"losses"|"schedulers": {name: {"args": {arg: rule}, ...}}}."""
@@ -35,8 +44,21 @@ def table() -> dict:
 
 
 def check_train(train) -> list[Problem]:
-    """Every problem with the arguments of train.optimizer, train.loss and train.scheduler. Unknown names
-    and a value that is neither a name nor a mapping are the schema's to report, and are passed over."""
+    """Every problem with the arguments of train.optimizer, train.loss and train.scheduler, and an optimizer
+    netspec's training loop cannot drive. Unknown names and a value that is neither a name nor a mapping
+    are the schema's to report, and are passed over."""
+    entry = _entry(train.get("optimizer"), "optimizer") if isinstance(train, dict) else None
+    if entry is not None and entry[0] in UNTRAINABLE:
+        name, _args, path, at_key = entry
+        others = [p for p in check_args(train) if p.path[:2] != ("train", "optimizer")]
+        return [Problem(UNTRAINABLE[name](), path, (_("use {first} or {second} instead", first="Adam",
+                                                      second="SGD"),), at_key=at_key)] + others
+    return check_args(train)
+
+
+def check_args(train) -> list[Problem]:
+    """The arguments' problems alone: their names, kinds of value, allowed values and ranges, as torch's
+    signatures and checks have them."""
     if not isinstance(train, dict):
         return []
     problems = []

@@ -100,8 +100,10 @@ def uri_path(uri: str) -> str:
 
 
 def _schema_uri(schema: str | os.PathLike) -> str:
+    """A URI stays as it is, and so does a relative path (the server resolves it against the workspace folder,
+    as it does for VS Code's `.vscode/settings.json`); an absolute path becomes a file URI."""
     s = os.fspath(schema)
-    return s if "://" in s else file_uri(s)
+    return s if "://" in s or not os.path.isabs(s) else file_uri(s)
 
 
 # ---------------------------------------------------------------------------------------------- positions
@@ -241,6 +243,20 @@ def _completion(item: dict) -> Completion:
                       range=rng, snippet=snippet, raw=item)
 
 
+def _with_defaults(item: dict, defaults: dict) -> dict:
+    """A CompletionList item with the list's itemDefaults filled in (LSP 3.17)."""
+    if not defaults:
+        return item
+    item = dict(item)
+    for key in ("commitCharacters", "insertTextFormat", "insertTextMode", "data"):
+        if key in defaults and key not in item:
+            item[key] = defaults[key]
+    if "editRange" in defaults and "textEdit" not in item:
+        rng, new_text = defaults["editRange"], item.get("textEditText") or item.get("insertText") or item["label"]
+        item["textEdit"] = ({"newText": new_text, "range": rng} if "start" in rng else {"newText": new_text, **rng})
+    return item
+
+
 def _markup(contents) -> str | None:
     """MarkupContent, MarkedString or a list of them, as one markdown string."""
     if contents is None:
@@ -269,8 +285,9 @@ class _Pending:
 class YamlLanguageServer:
     """One yaml-language-server process and its documents.
 
-    `schemas` is VS Code's `yaml.schemas`: {schema path or URI: glob or list of globs}; a path is made a
-    file URI, a glob matches anywhere under a folder (the server prefixes it with `**/`). `settings` are
+    `schemas` is VS Code's `yaml.schemas`: {schema path or URI: glob or list of globs}; an absolute path is
+    made a file URI, a relative one is resolved by the server against `root` (the workspace folder), and a
+    glob matches at any depth (the server prefixes it with `**/`). `settings` are
     more `yaml.*` settings, merged over DEFAULT_YAML_SETTINGS. With no schemas, documents that carry a
     `# yaml-language-server: $schema=...` modeline are still checked against it."""
 
@@ -480,7 +497,8 @@ class YamlLanguageServer:
             "textDocument": {"uri": uri}, "position": to_lsp_position(text, line, character),
             "context": {"triggerKind": 1}}, timeout=timeout)
         items = result.get("items", []) if isinstance(result, dict) else (result or [])
-        return [_completion(item) for item in items]
+        defaults = result.get("itemDefaults") or {} if isinstance(result, dict) else {}
+        return [_completion(_with_defaults(item, defaults)) for item in items]
 
     def hover(self, uri: str, line: int, character: int, timeout: float | None = None) -> str:
         """The hover's markdown at (line, character); "" when the server shows none."""

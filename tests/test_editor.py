@@ -4,12 +4,16 @@ published schema, schemas/netspec.schema.json.
 
 These tests are never skipped: without the server they fail, saying how to install it."""
 import glob
+import json
+import shlex
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import ROOT
-from tests.lsp import INSTALL_HINT, LSPError, ServerMissing, YamlLanguageServer
+from tests.lsp import INSTALL_HINT, LSPError, SERVER, ServerMissing, YamlLanguageServer
 
 SCHEMA = ROOT / "schemas" / "netspec.schema.json"
 SPECS = sorted(glob.glob(str(ROOT / "specs" / "*.yaml")))
@@ -22,9 +26,9 @@ def yaml_ls():
     try:
         server = YamlLanguageServer({SCHEMA: GLOB})
     except ServerMissing as e:
-        pytest.fail(f"the YAML language server is not installed: {e}", pytrace=False)
+        pytest.fail(str(e), pytrace=False)
     except LSPError as e:
-        pytest.fail(f"the YAML language server did not start ({INSTALL_HINT}): {e}", pytrace=False)
+        pytest.fail(f"yaml-language-server did not start ({INSTALL_HINT}): {e}", pytrace=False)
     yield server
     server.close()
 
@@ -65,6 +69,20 @@ def test_every_shipped_spec_gets_no_diagnostics(yaml_ls, path):
         assert _messages(yaml_ls.diagnostics(uri)) == []
     finally:
         yaml_ls.close_document(uri)
+
+
+def test_the_modeline_brings_the_schema(yaml_ls):
+    # the guard on the test above: a spec whose modeline names the schema is checked against it (a schema that
+    # cannot be loaded would be reported too: "Unable to load schema from ...")
+    path = ROOT / "specs" / "cifar.yaml"
+    text = path.read_text(encoding="utf-8")
+    line = text.splitlines().index("netspec: 1")
+    uri = yaml_ls.open(path, text.replace("netspec: 1", "netspec: 2", 1))
+    try:
+        diagnostics = yaml_ls.diagnostics(uri)
+    finally:
+        yaml_ls.close_document(uri)
+    assert [d["range"]["start"]["line"] for d in diagnostics] == [line], _messages(diagnostics)
 
 
 LAYERS = """\
@@ -117,3 +135,17 @@ def test_the_dataset_completes_to_the_datasets_netspec_knows(yaml_ls, doc):
     uri = doc(text)
     labels = {c.label for c in yaml_ls.complete(uri, 8, len("  dataset: "))}
     assert {"CIFAR10", "digits"} <= labels, sorted(labels)
+
+
+def test_ajv_strict_mode_compiles_the_schema():
+    # editor/package.json's `check-schema` script (`npm run --prefix editor check-schema`), run with node directly:
+    # ajv's draft 2020-12 meta-schema plus its strict mode, which refuses unknown keywords (markdownDescription
+    # is declared by editor/ajv-annotations.cjs), `required` names without `properties`, and the like
+    editor = ROOT / "editor"
+    ajv = editor / "node_modules" / "ajv-cli" / "dist" / "index.js"
+    if shutil.which("node") is None or not ajv.is_file() or not SERVER.is_file():
+        pytest.fail(f"ajv-cli is not installed: {INSTALL_HINT}", pytrace=False)
+    argv = shlex.split(json.loads((editor / "package.json").read_text())["scripts"]["check-schema"])
+    assert argv[0] == "ajv"
+    done = subprocess.run(["node", str(ajv), *argv[1:]], cwd=editor, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr

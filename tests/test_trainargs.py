@@ -22,7 +22,7 @@ from torch.nn.functional import embedding
 
 from netspec.evaluation import targets
 from netspec.objectives import make_loss, make_optimizer, make_scheduler
-from netspec.trainargs import SECTIONS, check_train, table
+from netspec.trainargs import SECTIONS, UNTRAINABLE, check_args, check_train, table
 from tests.helpers import ROOT, examples
 from tools import make_train_args
 
@@ -164,20 +164,20 @@ def test_each_hand_rule_is_one_torch_enforces(section, name, arg, index, key):
     for value in inside:
         args = _with(section, name, arg, index, value)
         assert torch_error(section, name, args) is None, f"torch refuses {args}"
-        assert check_train({section: {name: args}}) == []
+        assert check_args({section: {name: args}}) == []
     args = _with(section, name, arg, index, outside)
     assert torch_error(section, name, args) is not None, f"torch takes {args}: the rule is not torch's"
-    assert check_train({section: {name: args}}) != []
+    assert check_args({section: {name: args}}) != []
 
 
 @pytest.mark.parametrize("section, name", [(s, n) for s, g in SECTIONS.items() for n in table()[g]])
 def test_the_least_a_spec_can_write_works_and_each_required_argument_is_needed(section, name):
     least = _required(section, name)
-    assert torch_error(section, name, least) is None and check_train({section: {name: least}}) == []
+    assert torch_error(section, name, least) is None and check_args({section: {name: least}}) == []
     for arg in least:
         short = {a: v for a, v in least.items() if a != arg}
         assert torch_error(section, name, short) is not None
-        assert [p.message for p in check_train({section: {name: short}})] == [f"{name} needs {arg}"]
+        assert [p.message for p in check_args({section: {name: short}})] == [f"{name} needs {arg}"]
 
 
 # The oracle. ---------------------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def cases(draw):
 def judge(section: str, name: str, args: dict, optimizer: str, odd: list) -> None:
     """check_train's verdict is torch's; an odd value is refused by netspec whatever torch does."""
     train = {section: {name: args}} | ({"optimizer": optimizer} if section == "scheduler" else {})
-    problems = check_train(train)
+    problems = check_args(train)
     note(f"netspec: {[str(p.message) for p in problems]}")
     if odd:
         assert problems, f"netspec takes {odd}, which it should refuse"
@@ -356,12 +356,12 @@ STRICTER = [
 @pytest.mark.parametrize("section, name, args, why", STRICTER, ids=[f"{c[1]}-{list(c[2])[-1]}" for c in STRICTER])
 def test_stricter_than_torch(section, name, args, why):
     assert torch_error(section, name, args) is None, "torch refuses this too: no stricter case"
-    problems = check_train({section: {name: args}})
+    problems = check_args({section: {name: args}})
     assert problems and all(p.hints for p in problems)
 
 
 def test_capturable_is_left_to_torch_as_it_depends_on_the_device():
-    assert check_train({"optimizer": {"Adam": {"capturable": True}}}) == []
+    assert check_args({"optimizer": {"Adam": {"capturable": True}}}) == []
     if not torch.cuda.is_available():
         assert "supported devices" in torch_error("optimizer", "Adam", {"capturable": True})
 
@@ -428,12 +428,12 @@ BEGINNER = [
 
 @pytest.mark.parametrize("train, path, message, hints", BEGINNER, ids=[c[2][:40] for c in BEGINNER])
 def test_what_a_beginner_writes_gets_a_plain_answer(train, path, message, hints):
-    (problem,) = check_train(train)
+    (problem,) = check_args(train)
     assert (problem.path, problem.message, list(problem.hints)) == (path, message, hints)
 
 
 def test_a_misspelled_required_argument_is_reported_once():
-    problems = check_train({"scheduler": {"StepLR": {"stepsize": 10}}})
+    problems = check_args({"scheduler": {"StepLR": {"stepsize": 10}}})
     assert [p.message for p in problems] == ["StepLR has no argument `stepsize`"]
     assert problems[0].hints[0] == "did you mean step_size?" and problems[0].at_key
 
@@ -441,7 +441,7 @@ def test_a_misspelled_required_argument_is_reported_once():
 def test_unknown_names_and_other_shapes_are_left_to_the_schema():
     for train in ({"optimizer": "Adamm"}, {"optimizer": {"Adam": 0.1}}, {"loss": ["MSELoss"]}, None, {},
                   {"optimizer": {"Adam": None}}, {"optimizer": {"Adam": {}, "SGD": {}}}):
-        assert check_train(train) == []
+        assert check_args(train) == []
 
 
 def test_check_train_does_not_import_torch():
@@ -459,3 +459,11 @@ def test_every_value_in_the_table_is_finite_json():
         for w in (v.values() if isinstance(v, dict) else v if isinstance(v, list) else ()):
             walk(w)
     walk(table())
+
+
+@pytest.mark.parametrize("optimizer", [*UNTRAINABLE, {"LBFGS": {"lr": 1}}])
+def test_an_optimizer_the_training_loop_cannot_drive_is_refused_by_check(optimizer):
+    (p,) = check_train({"optimizer": optimizer, "loss": "CrossEntropyLoss"})
+    name = optimizer if isinstance(optimizer, str) else next(iter(optimizer))
+    assert p.message.startswith(f"{name} ") and "cannot use" in p.message and p.hints == ("use Adam or SGD instead",)
+    assert p.path == (("train", "optimizer") if isinstance(optimizer, str) else ("train", "optimizer", name))
