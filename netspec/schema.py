@@ -358,9 +358,12 @@ def _editor_entry(table: dict[str, LayerType], block: bool) -> dict:
              else {"$ref": f"#/$defs/{n}"} for n, lt in table.items()}
     block_use = {"type": ["object", "null"], "title": "a block",
                  "description": "A block of `blocks:`, with its params: `- basic: {channels: 16}`."}
+    alone = ("not a layer that can stand alone here: a layer's name as netspec spells it (`ReLU`, `Flatten`), "
+             "or a layer with its arguments (`- Linear: 10`, `- Conv2d: {out_channels: 6, kernel_size: 5}`); "
+             "`netspec check` names the layer you meant")
     return {"description": text, "markdownDescription": text, "anyOf": [
-        {"type": "string", "enum": bare},
-        {"type": "string", "pattern": BLOCK_NAME},  # a block used without params
+        {"type": "string", "enum": bare, "errorMessage": alone},
+        {"type": "string", "pattern": BLOCK_NAME, "errorMessage": alone},  # a block used without params
         # a block used with params (not the meta keys, which `properties` describes)
         {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {**meta, **layer},
          "patternProperties": {r"^(?!(name|from|repeat)$)[a-z][A-Za-z0-9_]*$": block_use},
@@ -480,13 +483,18 @@ def _editor_layer(lt: LayerType) -> dict:
     out["description"] = out["markdownDescription"] = _layer_text(lt)
     if lt.required:
         out["required"] = lt.required
+    example = "{" + ", ".join(f"{r}: {json.dumps(_sample(r, lt.args[r]))}" for r in lt.required) + "}"
     if lt.main and set(lt.required) <= {lt.main}:
         scalar = _branches(_split_int_or_list(dict(lt.args[lt.main].schema)))
         if not lt.required:
             scalar.append({"type": "null"})
+        out["errorMessage"] = (f"the value beside {lt.name} is its {lt.main} ({_kind_text(lt.args[lt.main])}) "
+                               f"or a mapping of its arguments")
     elif not lt.required:
         scalar = [{"type": "null"}]
+        out["errorMessage"] = f"the value beside {lt.name} is a mapping of its arguments, or nothing"
     else:
+        out["errorMessage"] = f"{lt.name} needs a mapping of its arguments: `- {lt.name}: {example}`"
         return out
     out["type"] = ["object", *sorted(set().union(*(_types(b) for b in scalar)) - {"object"})]
     out["anyOf"] = [{"type": "object"}, *scalar]

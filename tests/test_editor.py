@@ -114,7 +114,8 @@ def test_typing_a_layer_name_completes_to_the_layers_that_start_so(yaml_ls, doc)
     uri = doc(text)
     completions = yaml_ls.complete(uri, 4, len("    - Con"))
     labels = {c.label for c in completions}
-    assert {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"} <= labels, sorted(labels)
+    assert {"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d"} <= labels, \
+        sorted(labels)
     for c in completions:
         if c.label in ("Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d"):
             assert c.text.startswith(c.label), (c.label, c.text)
@@ -154,6 +155,13 @@ def test_ajv_strict_mode_compiles_the_schema():
     assert argv[0] == "ajv"
     done = subprocess.run([node, str(ajv), *argv[1:]], cwd=editor, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+    # and ajv, strict, validates every shipped and valid test spec against it
+    options = [a for a in argv[2:] if a not in ("-s",) and not a.endswith(".json")]
+    for files in ("../specs/*.yaml", "../tests/specs/valid/*.yaml"):
+        done = subprocess.run([node, str(ajv), "validate", *options, "-s", "../schemas/netspec.schema.json", "-d", files],
+                              cwd=editor, capture_output=True, text=True, timeout=300)
+        said = (done.stdout + done.stderr).splitlines()
+        assert done.returncode == 0 and said and all(line.endswith(" valid") for line in said), "\n".join(said)
 
 
 @pytest.mark.parametrize("entry", ["Conv2D: {out_channels: 6, kernel_size: 5}", "Relu", "Conv2d: 6", "Linear",
@@ -163,6 +171,10 @@ def test_each_mistake_is_underlined_on_its_line(yaml_ls, doc, entry):
     uri = doc(LAYERS.format(layer=entry))
     diagnostics = yaml_ls.diagnostics(uri)
     assert diagnostics and {d["range"]["start"]["line"] for d in diagnostics} == {4}, (entry, _messages(diagnostics))
+    # in sentences, not a list of every layer name
+    assert all(len(d["message"]) < 400 for d in diagnostics), _messages(diagnostics)
+    if entry == "Conv2d: 6":
+        assert diagnostics[0]["message"].startswith("Conv2d needs a mapping of its arguments: `- Conv2d: {")
 
 
 ENTRY = """\

@@ -21,12 +21,13 @@ SCHEMA = schema()
 VALIDATOR = Draft202012Validator(SCHEMA)
 SPECS = sorted(glob.glob(str(ROOT / "specs" / "*.yaml")) + glob.glob(str(ROOT / "tests" / "specs" / "**" / "*.yaml"),
                                                                      recursive=True))
-# JSON Schema 2020-12's keywords, and the annotations editors read (VS Code's markdownDescription)
+# JSON Schema 2020-12's keywords, and the annotations editors read (VS Code's markdownDescription, and the
+# errorMessage string yaml-language-server shows in place of a failed keyword's message)
 STANDARD = {"$schema", "$id", "$ref", "$defs", "title", "description", "default", "examples", "type", "enum",
             "const", "properties", "patternProperties", "additionalProperties", "required", "propertyNames",
             "dependentSchemas", "minProperties", "maxProperties", "items", "minItems", "maxItems", "uniqueItems",
             "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern", "minLength", "maxLength",
-            "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "markdownDescription"}
+            "anyOf", "allOf", "oneOf", "not", "if", "then", "else", "markdownDescription", "errorMessage"}
 
 
 def _keywords(node, inside_properties=False):
