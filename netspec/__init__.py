@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from torch import nn
 
 __version__ = "0.1.0"
-__all__ = ["NetspecError", "Problem", "Report", "build", "check", "evaluate", "predict", "train", "__version__"]
+__all__ = ["NetspecError", "Problem", "Report", "build", "check", "evaluate", "export", "load", "load_spec", "predict",
+           "train", "__version__"]
 
 
 def build(spec, max_params: int | None = None) -> "nn.Module":
@@ -30,6 +31,30 @@ def build(spec, max_params: int | None = None) -> "nn.Module":
     if not report.valid:
         raise NetspecError(report.errors)
     return build_network(report.layers, report.input)
+
+
+def load(checkpoint: str, device=None) -> "nn.Module":
+    """The model of a checkpoint with its trained weights, in eval mode, on the CPU unless `device` says
+    otherwise; checked as eval checks it (its digest; torch.load with weights_only=True)."""
+    from .evaluation import load_model
+
+    return load_model(checkpoint, str(device) if device is not None else "cpu")[0]
+
+
+def load_spec(checkpoint: str) -> dict:
+    """A checkpoint's resolved spec, class names, epoch and input: {"spec", "classes", "epoch", "input"}."""
+    from . import checkpoint as ckpt_file
+
+    ckpt = ckpt_file.load(checkpoint)
+    return {"spec": ckpt["spec"], "classes": ckpt.get("classes"), "epoch": ckpt.get("epoch"),
+            "input": ckpt["spec"]["model"]["input"]}
+
+
+def export(source: str, format: str, output: str | None = None) -> dict:
+    """Export a checkpoint (or a spec, fresh weights) as pt2, torchscript or python; returns its sidecar."""
+    from .exporter import export as _export
+
+    return _export(source, format, output)
 
 
 def train(spec=None, overrides=None, device=None, resume=None, stream=None, max_params=None):

@@ -112,6 +112,12 @@ def _parser(out: TextIO) -> _Parser:
     pr.add_argument("--top", type=int, default=5, metavar="K")
     _common(pr, t)
     pr.add_argument("--format", choices=["text", "json"], default="text")
+    ex = sub.add_parser("export", help=t(_("write a checkpoint's model (or a spec's) as a torch.export program, "
+                                           "TorchScript or a Python file, with a JSON sidecar")))
+    ex.add_argument("source", metavar="CHECKPOINT_OR_SPEC")
+    ex.add_argument("--format", required=True, choices=["pt2", "torchscript", "python"])
+    ex.add_argument("--output", "-o", metavar="FILE",
+                    help=t(_("where to write it (default: beside the source, with the format's suffix)")))
     schema = sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))
     schema.add_argument("--output", "-o", metavar="FILE",
                         help=t(_("write it to FILE (replaced at once, never left half written) instead")))
@@ -163,7 +169,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         rank = os.environ.get("RANK", "0")
         if args.command == "train" and rank != "0":  # under torchrun, rank 0 speaks for the run; the
             out, err = open(os.devnull, "w"), _Prefixed(err, tr(_("rank {rank}: ", rank=rank)))  # others only of their errors
-        commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "schema": _schema,
+        commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "export": _export, "schema": _schema,
                     "layers": _layers}
         return commands[args.command](args, out, err)
     except NetspecError as e:
@@ -294,6 +300,25 @@ def _eval(args, out: TextIO, err: TextIO) -> int:
     result = evaluate(args.checkpoint, args.overrides, args.device)
     out.write(dumps(result) if args.format == "json" else eval_text(result))
     return 0
+
+
+def _export(args, out: TextIO, err: TextIO) -> int:
+    import_torch()
+    from .exporter import export
+
+    meta = export(args.source, args.format, args.output)
+    path = args.output or _default_output(args)
+    difference = format(meta["max_abs_difference"], ".1e")
+    out.write(_line("netspec export", _("{format} written to {path}, beside it {sidecar}; the largest difference "
+                                       "from the model's outputs: {difference}", format=args.format, path=path,
+                                       sidecar=path + ".json", difference=difference)))
+    return 0
+
+
+def _default_output(args) -> str:
+    from .exporter import SUFFIXES
+
+    return os.path.splitext(args.source)[0] + SUFFIXES[args.format]
 
 
 def _predict(args, out: TextIO, err: TextIO) -> int:
