@@ -112,10 +112,10 @@ def _parser(out: TextIO) -> _Parser:
     pr.add_argument("--top", type=int, default=5, metavar="K")
     _common(pr, t)
     pr.add_argument("--format", choices=["text", "json"], default="text")
-    ex = sub.add_parser("export", help=t(_("write a checkpoint's model (or a spec's) as a torch.export program, "
-                                           "TorchScript or a Python file, with a JSON sidecar")))
+    ex = sub.add_parser("export", help=t(_("write a checkpoint's model (or a spec's) as ONNX, a torch.export "
+                                           "program, TorchScript or a Python file, with a JSON sidecar")))
     ex.add_argument("source", metavar="CHECKPOINT_OR_SPEC")
-    ex.add_argument("--format", required=True, choices=["pt2", "torchscript", "python"])
+    ex.add_argument("--format", required=True, choices=["onnx", "pt2", "torchscript", "python"])
     ex.add_argument("--output", "-o", metavar="FILE",
                     help=t(_("where to write it (default: beside the source, with the format's suffix)")))
     schema = sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))

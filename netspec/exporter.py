@@ -15,9 +15,10 @@ from .atomic import atomic_write
 from .errors import NetspecError, Problem, UsageError
 from .i18n import _
 
-FORMATS = ("pt2", "torchscript", "python")
-SUFFIXES = {"pt2": ".pt2", "torchscript": ".pt", "python": ".py"}
+FORMATS = ("onnx", "pt2", "torchscript", "python")
+SUFFIXES = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt", "python": ".py"}
 TOLERANCE = 1e-5  # the largest difference allowed between the exported model's outputs and torch's
+ONNX_TOLERANCE = 1e-4  # onnxruntime's kernels sum in another order than torch's
 
 
 def _source(path: str):
@@ -71,8 +72,8 @@ def export(path: str, fmt: str, output: str | None = None) -> dict:
                                                                                          "writable"))))
     with tempfile.TemporaryDirectory(dir=folder, prefix=".netspec-export-") as work:
         staged = os.path.join(work, "model" + SUFFIXES[fmt])
-        difference = {"pt2": _pt2, "torchscript": _torchscript, "python": _python}[fmt](model, report, ckpt, staged,
-                                                                                      path)
+        difference = {"onnx": _onnx, "pt2": _pt2, "torchscript": _torchscript, "python": _python}[fmt](
+            model, report, ckpt, staged, path)
         with open(staged, "rb") as f:
             data = f.read()
     meta = sidecar(report, ckpt, fmt, os.path.basename(path)) | {"max_abs_difference": difference}
@@ -81,18 +82,51 @@ def export(path: str, fmt: str, output: str | None = None) -> dict:
     return meta
 
 
-def _compare(model, other, report) -> float:
+def _compare(model, other, report, tolerance: float = TOLERANCE) -> float:
     """The largest difference between the two models' outputs, at batch sizes 1 and 7."""
     worst = 0.0
     with torch.no_grad():
         for batch in (1, 7):
             x = _example(report, batch)
             worst = max(worst, (model(x) - other(x)).abs().max().item())
-    if worst > TOLERANCE:
+    if worst > tolerance:
         difference = format(worst, ".2e")
         raise NetspecError(Problem(_("the exported model's outputs differ from the model's by {difference}; "
                                      "nothing was written", difference=difference)))
     return worst
+
+
+def _onnx(model, report, ckpt, staged, path) -> float:
+    """ONNX through torch's exporter, one file (weights inside), a batch dimension of any size; checked by
+    onnx.checker and run in onnxruntime against torch before it is kept."""
+    import warnings
+
+    try:
+        import onnx
+        import onnxruntime
+        import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
+    except ImportError as e:
+        raise UsageError(Problem(_("ONNX export needs the onnx, onnxscript and onnxruntime packages ({missing} is "
+                                   "missing)", missing=e.name),
+                                 hints=(_("install them with `{command}`", command="pip install 'netspec[export]'"),))
+                         ) from None
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(model, (_example(report, 2),), staged, dynamo=True, external_data=False,
+                              dynamic_shapes=({0: batch},), input_names=["input"], output_names=["output"],
+                              verbose=False)
+        except Exception as e:
+            raise NetspecError(Problem(_("the ONNX exporter could not export this model: {reason}",
+                                         reason=str(e).strip().splitlines()[0][:300]))) from None
+    onnx.checker.check_model(onnx.load(staged))
+    session = onnxruntime.InferenceSession(staged, providers=["CPUExecutionProvider"])
+
+    def run(x):
+        return torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+
+    return _compare(model, run, report, ONNX_TOLERANCE)
 
 
 def _pt2(model, report, ckpt, staged, path) -> float:
