@@ -106,12 +106,17 @@ def _parser(out: TextIO) -> _Parser:
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
     _common(ev, t)
     ev.add_argument("--format", choices=["text", "json"], default="text")
+    ev.add_argument("--plot", metavar="FILE", help=t(_("also draw the confusion matrix, with the class names, "
+                                                          "into FILE (.png, .svg or .pdf)")))
     pr = sub.add_parser("predict", help=t(_("the most likely classes of images")))
     pr.add_argument("checkpoint", metavar="CHECKPOINT")
     pr.add_argument("images", nargs="+", metavar="IMAGE")
     pr.add_argument("--top", type=int, default=5, metavar="K")
     _common(pr, t)
     pr.add_argument("--format", choices=["text", "json"], default="text")
+    pl = sub.add_parser("plot", help=t(_("draw the curves of one or more runs in one picture, to compare them")))
+    pl.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    pl.add_argument("--output", "-o", metavar="FILE", required=True, help=t(_("the picture: .png, .svg or .pdf")))
     ex = sub.add_parser("export", help=t(_("write a checkpoint's model (or a spec's) as ONNX, a torch.export "
                                            "program, TorchScript or a Python file, with a JSON sidecar")))
     ex.add_argument("source", metavar="CHECKPOINT_OR_SPEC")
@@ -169,7 +174,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         rank = os.environ.get("RANK", "0")
         if args.command == "train" and rank != "0":  # under torchrun, rank 0 speaks for the run; the
             out, err = open(os.devnull, "w"), _Prefixed(err, tr(_("rank {rank}: ", rank=rank)))  # others only of their errors
-        commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "export": _export, "schema": _schema,
+        commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "export": _export, "plot": _plot, "schema": _schema,
                     "layers": _layers}
         return commands[args.command](args, out, err)
     except NetspecError as e:
@@ -298,7 +303,20 @@ def _eval(args, out: TextIO, err: TextIO) -> int:
     from .render import dumps, eval_text
 
     result = evaluate(args.checkpoint, args.overrides, args.device)
+    if args.plot:
+        from .plots import confusion
+
+        confusion(result["confusion"], result["classes"], args.plot)
     out.write(dumps(result) if args.format == "json" else eval_text(result))
+    return 0
+
+
+def _plot(args, out: TextIO, err: TextIO) -> int:
+    from .plots import curves, read_metrics
+
+    runs = [(os.path.basename(os.path.normpath(folder)), read_metrics(folder)) for folder in args.runs]
+    curves(runs, args.output)
+    out.write(_line("netspec plot", _("written to {path}", path=args.output)))
     return 0
 
 

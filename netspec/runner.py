@@ -182,11 +182,25 @@ class Trainer:
                 history.stopped_early = True
                 break
         history.best = self.best
+        if self.world.main:
+            self._curves(force=True)
         self._summary()
         if self.writer:
             self.writer.close()
         self.world.barrier()  # every rank ends together
         return history
+
+    def _curves(self, force: bool) -> None:
+        """curves.png in the run folder: after the last epoch, and after others when the last picture is
+        5 s old (drawing takes a tenth of a second, which a short epoch should not pay each time)."""
+        import time
+
+        if not self.rows or not force and time.monotonic() - getattr(self, "_drawn", -1e9) < 5:
+            return
+        from .plots import curves
+
+        curves([(self.spec["name"], self.rows)], os.path.join(self.run_dir, "curves.png"))
+        self._drawn = time.monotonic()
 
     def _summary(self) -> None:
         """One line at the end: the best epoch's figure and where its checkpoint is."""
@@ -300,6 +314,7 @@ class Trainer:
         checkpoint.save(os.path.join(self.run_dir, "last.pt"), payload)
         self.saved = epoch
         rundir.write_metrics(self.run_dir, self.rows)
+        self._curves(force=False)
         if epoch == self.start + 1 and self.start:  # a resumed run keeps its --set (e.g. more epochs)
             rundir.write_spec(self.run_dir, self.spec)
         if self.writer:
