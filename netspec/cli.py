@@ -114,6 +114,12 @@ def _parser(out: TextIO) -> _Parser:
     pr.add_argument("--top", type=int, default=5, metavar="K")
     _common(pr, t)
     pr.add_argument("--format", choices=["text", "json"], default="text")
+    dr = sub.add_parser("draw", help=t(_("draw the network: a box per layer with its output shape, arcs for skip "
+                                         "connections, groups for blocks")))
+    dr.add_argument("spec", metavar="SPEC")
+    dr.add_argument("--output", "-o", metavar="FILE", required=True, help=t(_("the picture: .png, .svg or .pdf")))
+    dr.add_argument("--depth", type=_at_least(0), metavar="D",
+                    help=t(_("fold the layers of blocks nested deeper than D into one box per block use (0: all)")))
     pl = sub.add_parser("plot", help=t(_("draw the curves of one or more runs in one picture, to compare them")))
     pl.add_argument("runs", nargs="+", metavar="RUN_DIR")
     pl.add_argument("--output", "-o", metavar="FILE", required=True, help=t(_("the picture: .png, .svg or .pdf")))
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         rank = os.environ.get("RANK", "0")
         if args.command == "train" and rank != "0":  # under torchrun, rank 0 speaks for the run; the
             out, err = open(os.devnull, "w"), _Prefixed(err, tr(_("rank {rank}: ", rank=rank)))  # others only of their errors
-        commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "export": _export, "plot": _plot, "schema": _schema,
+        commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "export": _export, "plot": _plot, "draw": _draw, "schema": _schema,
                     "layers": _layers}
         return commands[args.command](args, out, err)
     except NetspecError as e:
@@ -308,6 +314,20 @@ def _eval(args, out: TextIO, err: TextIO) -> int:
 
         confusion(result["confusion"], result["classes"], args.plot)
     out.write(dumps(result) if args.format == "json" else eval_text(result))
+    return 0
+
+
+def _draw(args, out: TextIO, err: TextIO) -> int:
+    from .compiler import check
+    from .draw import draw
+    from .render import errors_text
+
+    report = check(args.spec)
+    if not report.valid:
+        err.write(errors_text(report))
+        return report.exit_code
+    draw(report, args.output, args.depth)
+    out.write(_line("netspec draw", _("written to {path}", path=args.output)))
     return 0
 
 
