@@ -46,7 +46,7 @@ def _constructor(info, in_place: bool) -> tuple[str, str]:
         args["inplace"] = False
     if lt.module == "torchvision_model":
         model = lt.name.split(".", 1)[1]
-        given = {k: v for k, v in args.items() if v is not None}
+        given = {k: v for k, v in args.items() if v is not None and k != "model"}
         given.setdefault("weights", None)
         return ("torchvision.models.get_model(" + ", ".join([repr(model)] + [f"{k}={_literal(v)}"
                                                                            for k, v in given.items()]) + ")", "")

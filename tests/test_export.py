@@ -3,7 +3,6 @@ and a standalone Python file, each compared with the model it came from; bad inp
 leaves no file."""
 import glob
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -15,9 +14,7 @@ import torch
 import netspec
 from tests.helpers import ROOT, run_cli
 
-# VGG-16 (134 million parameters at 224x224) takes minutes per format: only under `pytest --long`
-SPECS = [p for p in sorted(glob.glob(str(ROOT / "specs" / "*.yaml")))
-         if os.environ.get("NETSPEC_TEST_LONG") or not p.endswith("vgg16.yaml")]
+SPECS = sorted(glob.glob(str(ROOT / "specs" / "*.yaml")))  # VGG-16 too: 134 million parameters, about a minute
 
 
 @pytest.fixture(scope="module")
