@@ -10,7 +10,7 @@ import warnings
 import torch
 
 from .atomic import atomic_write
-from .errors import NetspecError, Problem
+from .errors import NetspecError, Problem, UsageError
 from .i18n import _
 
 FORMAT = "netspec-checkpoint/2"  # /2 carries a digest; /1 (earlier netspec) does not
@@ -72,8 +72,8 @@ def _feed(h, value) -> None:
 
 def load(path: str) -> dict:
     """Read a netspec checkpoint on the CPU; never runs code that a file may hold."""
-    if not os.path.isfile(path):
-        raise NetspecError(Problem(_("no such checkpoint: {path}", path=path) if not os.path.exists(path)
+    if not os.path.isfile(path):  # a path given on the command line that leads nowhere: exit status 2
+        raise UsageError(Problem(_("no such checkpoint: {path}", path=path) if not os.path.exists(path)
                                    else _("{path} is not a file", path=path),
                                    hints=(_("a run folder holds last.pt and best.pt"),)))
     if os.path.getsize(path) == 0:

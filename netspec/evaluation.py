@@ -8,7 +8,7 @@ import torch
 
 from . import checkpoint
 from .catalog import ONE_HOT_LOSSES
-from .errors import NetspecError, Problem
+from .errors import NetspecError, Problem, UsageError
 from .i18n import _
 from .objectives import sums
 
@@ -202,7 +202,7 @@ def _open(path: str, channels: int):
     from PIL import Image, UnidentifiedImageError
 
     if not os.path.isfile(path):
-        raise NetspecError(Problem(_("no such image: {path}", path=path)))
+        raise UsageError(Problem(_("no such image: {path}", path=path)))
     try:
         with Image.open(path) as img:
             return img.convert(_MODES[channels]), img.mode

@@ -177,4 +177,4 @@ def test_eval_with_set_points_at_other_data(run):
 def test_eval_and_predict_of_a_missing_checkpoint(tmp_path):
     for argv in (["eval", str(tmp_path / "x.pt")], ["predict", str(tmp_path / "x.pt"), str(tmp_path / "a.png")]):
         code, _, err = run_cli(*argv)
-        assert code == 1 and f"no such checkpoint: {tmp_path / 'x.pt'}" in err
+        assert code == 2 and f"no such checkpoint: {tmp_path / 'x.pt'}" in err  # a usage error, as SPEC.md says

@@ -217,7 +217,7 @@ def test_predict_names_the_colour_of_new_images(colors):
 def test_predict_refuses_missing_and_unreadable_images(colors):
     tmp, best = colors
     code, out, err = run_cli("predict", str(best), str(tmp / "nope.png"))
-    assert code == 1 and out == "" and f"error: no such image: {tmp / 'nope.png'}" in err
+    assert code == 2 and out == "" and f"error: no such image: {tmp / 'nope.png'}" in err
     (tmp / "notes.png").write_text("not an image")
     code, _, err = run_cli("predict", str(best), str(tmp / "notes.png"))
     assert code == 1 and f"{tmp / 'notes.png'} cannot be read as an image" in err and "Traceback" not in err

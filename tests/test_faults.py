@@ -217,7 +217,7 @@ def test_sigkill_at_random_moments_leaves_a_loadable_last_pt_and_resume_ends_as_
         if not (run / "last.pt").exists():
             # Killed before the first checkpoint: nothing to resume, and netspec says so; training again works.
             code, out, err = run_cli("train", "--resume", str(run))
-            line = assert_clean_failure(code, out, err)
+            line = assert_clean_failure(code, out, err, expected_code=2)
             assert line.endswith(f"error: no such checkpoint: {run / 'last.pt'}"), err
             code, out, err = run_cli("train", spec_file, "--set", f"output.dir={run}")
             assert (code, err) == (0, "")
