@@ -414,6 +414,10 @@ def _train(doc: Document, device, resume, stream, max_params) -> History:
         trainer.progress.say(_("training {name} on {processes} processes ({device}) into {folder}",
                                name=trainer.spec["name"], processes=world.size, device=trainer.device.type,
                                folder=trainer.run_dir))
+    elif trainer.start:
+        trainer.progress.say(_("resuming {name} after epoch {epoch} of {epochs}, on {device}, in {folder}",
+                               name=trainer.spec["name"], epoch=trainer.start, epochs=trainer.spec["train"]["epochs"],
+                               device=str(trainer.device), folder=trainer.run_dir))
     else:
         trainer.progress.say(_("training {name} on {device} into {folder}", name=trainer.spec["name"],
                                device=str(trainer.device), folder=trainer.run_dir))

@@ -450,3 +450,12 @@ def test_early_stop_watches_the_figure_its_monitor_names(tmp_path):
     losses = [float(r["test_loss"]) for r in metrics(tmp_path / "run")]
     assert code == 0 and "stopping early: no improvement for 1 epoch" in out
     assert losses[-1] >= min(losses[:-1]) and all(b < a for a, b in zip(losses[:-2], losses[1:-1]))
+
+
+def test_a_resumed_run_says_it_resumes(tmp_path):
+    run_dir = tmp_path / "again"
+    code, _, err = run_cli("train", tiny_spec(tmp_path), "--set", f"output.dir={run_dir}", "--set", "train.epochs=1")
+    assert code == 0, err
+    code, out, err = run_cli("train", "--resume", str(run_dir), "--set", "train.epochs=2")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"resuming tiny after epoch 1 of 2, on cpu, in {run_dir}"
