@@ -78,7 +78,7 @@ def test_two_processes_end_with_the_weights_and_accuracy_of_one(runs):
 def test_only_rank_0_writes_and_speaks(runs):
     files = sorted(p.name for p in runs["two"].iterdir())
     events = [f for f in files if f.startswith("events.out.tfevents")]
-    assert len(events) == 1 and sorted(set(files) - set(events)) == ["best.pt", "last.pt", "metrics.csv", "spec.yaml"]
+    assert len(events) == 1 and sorted(set(files) - set(events)) == ["best.pt", "curves.png", "last.pt", "metrics.csv", "spec.yaml"]
     assert len(metrics(runs["two"])) == 3
     out = runs["two_out"]
     assert out.count("run folder:") == 1 and out.count("epoch 3/3") == 1

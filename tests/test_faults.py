@@ -26,7 +26,7 @@ from tests.test_runner import RESUME_SPEC, metrics, same_weights, weights
 SPEC = RESUME_SPEC.replace("batch_size: 64", "batch_size: 32")
 EPOCHS = 6
 FIGURES = ["epoch", "train_loss", "test_loss", "test_accuracy", "lr"]  # the columns that do not depend on time
-FILES = {"spec.yaml", "best.pt", "last.pt", "metrics.csv"}
+FILES = {"spec.yaml", "best.pt", "last.pt", "metrics.csv", "curves.png"}
 
 # What the faults did, for the record: `pytest -s` prints it at the end of the module.
 REPORT: dict = {"sigkill": [], "torn writes": [], "write faults": [], "bit flips": {}, "ctrl-c": []}

@@ -84,7 +84,7 @@ def test_digits_spec_learns_and_leaves_a_complete_run_folder(tmp_path):
     assert lines[0] == f"training digits on cpu into {run_dir}" and lines[-1] == f"run folder: {run_dir}"
     assert [ln.split()[1] for ln in lines[1:-2]] == ["1/3", "2/3", "3/3"]
     assert lines[-2].startswith("best test accuracy ") and lines[-2].endswith(f"its checkpoint: {run_dir}/best.pt")
-    assert sorted(os.listdir(run_dir)) == ["best.pt", "last.pt", "metrics.csv", "spec.yaml"]
+    assert sorted(os.listdir(run_dir)) == ["best.pt", "curves.png", "last.pt", "metrics.csv", "spec.yaml"]
 
     rows = metrics(run_dir)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
@@ -225,7 +225,7 @@ def test_a_second_run_into_the_same_folder_goes_to_the_next_free_one(tmp_path):
     sets = ("--set", f"output.dir={run_dir}", "--set", "train.epochs=1")
     assert run_cli("train", spec, *sets)[0] == 0
     first = snapshot(run_dir)
-    assert set(first) == {"spec.yaml", "metrics.csv", "last.pt", "best.pt"}
+    assert set(first) == {"spec.yaml", "metrics.csv", "last.pt", "best.pt", "curves.png"}
     code, out, err = run_cli("train", spec, *sets, "--set", "train.seed=1")
     second = Path(f"{run_dir}-2")
     assert (code, err) == (0, "") and out.splitlines()[-1] == f"run folder: {second}"
