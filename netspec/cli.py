@@ -93,6 +93,7 @@ def _parser(out: TextIO) -> _Parser:
                        help=t(_("exit with status 1 when there are warnings, as for errors")))
     check.add_argument("--depth", type=_at_least(0), metavar="D",
                        help=t(_("fold the layers of blocks nested deeper than D into one row per block use (0: all)")))
+    _sets(check, t)
     train = sub.add_parser("train", help=t(_("train a spec: checkpoints, metrics and TensorBoard logs in its run "
                                            "folder")))
     train.add_argument("spec", nargs="?", metavar="SPEC")
@@ -120,6 +121,7 @@ def _parser(out: TextIO) -> _Parser:
     dr.add_argument("--output", "-o", metavar="FILE", required=True, help=t(_("the picture: .png, .svg or .pdf")))
     dr.add_argument("--depth", type=_at_least(0), metavar="D",
                     help=t(_("fold the layers of blocks nested deeper than D into one box per block use (0: all)")))
+    _sets(dr, t)
     pl = sub.add_parser("plot", help=t(_("draw the curves of one or more runs in one picture, to compare them")))
     pl.add_argument("runs", nargs="+", metavar="RUN_DIR")
     pl.add_argument("--output", "-o", metavar="FILE", required=True, help=t(_("the picture: .png, .svg or .pdf")))
@@ -141,10 +143,20 @@ def _parser(out: TextIO) -> _Parser:
     return p
 
 
-def _common(p: argparse.ArgumentParser, t) -> None:
+def _sets(p: argparse.ArgumentParser, t) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help=t(_("override a spec value, e.g. --set train.epochs=3 (repeatable)")))
+    p.add_argument("--scale", metavar="NAME", help=t(_("which of the spec's scales to use (as --set scale=NAME)")))
+
+
+def _common(p: argparse.ArgumentParser, t) -> None:
+    _sets(p, t)
     p.add_argument("--device", help=t(_("auto, cpu, cuda, cuda:N or mps; overrides train.device")))
+
+
+def _overrides(args) -> list[str]:
+    """--set items, and --scale as the last of them."""
+    return list(args.overrides) + ([f"scale={args.scale}"] if getattr(args, "scale", None) else [])
 
 
 def _lang_option(argv: list[str]) -> str | None:
@@ -232,7 +244,7 @@ def _check(args, out: TextIO, err: TextIO) -> int:
     from .compiler import check
     from .render import dumps, errors_text, report_json, table_text, warnings_text
 
-    reports = [check(path, args.max_params) for path in args.specs]
+    reports = [check(path, args.max_params, overrides=_overrides(args)) for path in args.specs]
     if args.format == "json":
         objs = [report_json(r) for r in reports]
         out.write(dumps(objs[0] if len(objs) == 1 else objs))
@@ -290,15 +302,15 @@ def _train(args, out: TextIO, err: TextIO) -> int:
         from .distributed import launch
         from .runner import preflight
 
-        preflight(args.spec, args.overrides, args.device, args.resume, args.max_params, args.nproc)
+        preflight(args.spec, _overrides(args), args.device, args.resume, args.max_params, args.nproc)
 
         argv = ["train"] + ([args.spec] if args.spec else ["--resume", args.resume])
-        argv += [a for item in args.overrides for a in ("--set", item)]
+        argv += [a for item in _overrides(args) for a in ("--set", item)]
         argv += (["--device", args.device] if args.device else []) + \
             (["--max-params", str(args.max_params)] if args.max_params is not None else [])
         argv += ["--lang", i18n.current()]  # the ranks speak the language this command was given
         return launch(args.nproc, argv, err)
-    history = train(args.spec, args.overrides, args.device, args.resume, stream=out, max_params=args.max_params)
+    history = train(args.spec, _overrides(args), args.device, args.resume, stream=out, max_params=args.max_params)
     out.write(tr(_("run folder: {path}", path=history.run_dir)) + "\n")
     return 0
 
@@ -322,7 +334,7 @@ def _draw(args, out: TextIO, err: TextIO) -> int:
     from .draw import draw
     from .render import errors_text
 
-    report = check(args.spec)
+    report = check(args.spec, overrides=_overrides(args))
     if not report.valid:
         err.write(errors_text(report))
         return report.exit_code

@@ -53,7 +53,7 @@ class Report:
 
 
 def check(spec: str | dict | Document, max_params: int | None = None, device: str | None = None,
-          batch: int | None = None, allocate: bool = False, verify: bool = True) -> Report:
+          batch: int | None = None, allocate: bool = False, verify: bool = True, overrides=()) -> Report:
     """Check a spec file (path), plain dict or loaded Document; never raises for a bad spec.
 
     Its memory: the weights, and when it trains on the CPU (its train.device, or `device` when given) its
@@ -61,10 +61,15 @@ def check(spec: str | dict | Document, max_params: int | None = None, device: st
     need). A model that would not fit in this machine's available memory is a warning, so that a check
     gives the same verdict on the same spec; with `allocate` (the model is about to be built) it is an
     error. `max_params` replaces the machine's memory by that many parameters, an error either way.
-    `verify`: keep an error's fix only if the spec it makes gets further (see _verified)."""
+    `verify`: keep an error's fix only if the spec it makes gets further (see _verified). `overrides`:
+    `--set KEY=VALUE` items."""
     report = Report(spec if isinstance(spec, str) else getattr(spec, "file", "<dict>"))
     try:
         doc = spec if isinstance(spec, Document) else load(spec) if isinstance(spec, str) else Document(spec, "<dict>")
+        if overrides:  # `--set KEY=VALUE` (and `--scale`), as train applies them
+            from .overrides import apply
+
+            doc = apply(doc, list(overrides))
         report.doc = doc
         problems = validate(doc)
         if problems:

@@ -43,7 +43,7 @@ def layout(report, depth: int | None = None) -> Layout:
     boxes = [Box("input", fmt(report.input.shape), 0.0)]
     row_of: dict[int, int] = {-1: 0}
     for i, info in enumerate(layers):
-        parts = info.name.split(".")
+        parts = info.name.split(".", len(info.node.blocks))  # a Chunk's `y.0` is one name
         if depth is not None and len(parts) > depth + 1:
             key = ".".join(parts[:depth + 1])
             if boxes[-1].label.startswith(key + " ") and boxes[-1].members:

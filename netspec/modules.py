@@ -42,6 +42,34 @@ class Concat(torch.nn.Module):
         return f"dim={self.dim}"
 
 
+class Chunk(torch.nn.Module):
+    """One of the equal parts torch.chunk cuts its input into (a Chunk entry of the spec gives each as a node)."""
+
+    def __init__(self, chunks: int, dim: int = 1, index: int = 0):
+        super().__init__()
+        self.chunks, self.dim, self.index = chunks, dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.chunk(self.chunks, self.dim)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"chunks={self.chunks}, dim={self.dim}, index={self.index}"
+
+
+class Split(torch.nn.Module):
+    """One of the parts torch.split cuts its input into."""
+
+    def __init__(self, split_size_or_sections, dim: int = 1, index: int = 0):
+        super().__init__()
+        self.sizes, self.dim, self.index = split_size_or_sections, dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.split(self.sizes, self.dim)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"split_size_or_sections={self.sizes}, dim={self.dim}, index={self.index}"
+
+
 # Sequence layers: torch's classes, always batch_first, taking and returning one tensor.
 
 class _Recurrent:

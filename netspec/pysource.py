@@ -144,13 +144,19 @@ def _variables(layers) -> dict[int, str]:
     return out
 
 
+# layers without weights that the file writes as a tensor method in forward
+_TENSOR_METHODS = {"Chunk": "{x}.chunk({chunks}, dim={dim})[{index}]", "Split": "{x}.split({sizes}, dim={dim})[{index}]"}
+
+
 def _graph_class(cls: str, rows, layers, report) -> str:
     init = [f"class {cls}(nn.Module):", f'    """input {fmt(report.input.shape)} -> output {fmt(report.output.shape)}"""',
             "", "    def __init__(self):", "        super().__init__()"]
     made = set()
-    for name, expr, line, shape in rows:
+    for info, (name, expr, line, shape) in zip(layers, rows):
+        if info.type in _TENSOR_METHODS:  # no weights: written in forward
+            continue
         parts = name.split(".")
-        for k in range(1, len(parts)):
+        for k in range(1, len(info.node.blocks) + 1):
             group = ".".join(parts[:k])
             if group not in made:
                 made.add(group)
@@ -159,8 +165,14 @@ def _graph_class(cls: str, rows, layers, report) -> str:
     init += _double(report)
     names = _variables(layers)
     forward = ["", f"    def forward(self, {names[-1]}):"]
-    for i, (info, (name, _e, _l, shape)) in enumerate(zip(layers, rows)):
+    for i, (info, (name, _e, line, shape)) in enumerate(zip(layers, rows)):
         args = ", ".join(names[j] for j in info.node.inputs)
+        if info.type in _TENSOR_METHODS:
+            a = info.args
+            call = _TENSOR_METHODS[info.type].format(x=args, dim=a["dim"], index=a["index"], chunks=a.get("chunks"),
+                                                     sizes=_literal(a.get("split_size_or_sections")))
+            forward.append(f"        {names[i]} = {call}".ljust(60) + f"  # {_comment(line, shape)[2:]}")
+            continue
         forward.append(f"        {names[i]} = self.{name}({args})".ljust(60) + f"  # {shape}")
     forward.append(f"        return {names[len(layers) - 1]}")
     return "\n".join(init + forward) + "\n"

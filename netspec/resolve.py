@@ -66,17 +66,44 @@ def model_input(data: dict) -> Tensor:
     return Tensor(tuple(spec))
 
 
+MULTI_OUTPUT = {"Chunk": "chunks", "Split": "split_size_or_sections"}  # layers whose entry gives several outputs
+
+
+def spec_params(data: dict) -> dict:
+    """The spec's own params (top-level `params:`), with the values of the chosen scale (`scale:`, or the
+    first of `scales:`): what every block sees besides its own params."""
+    params = dict(data.get("params") or {})
+    scales = data.get("scales") or {}
+    chosen = data.get("scale")
+    if chosen is not None and chosen not in scales:
+        hints = did_you_mean(str(chosen), scales) or (
+            (_("the spec's scales: {scales}", scales=", ".join(scales)),) if scales else
+            (_("add `scales:`, a mapping from each scale's name to the params it sets"),))
+        raise NetspecError(Problem(_("scale `{scale}` is not one of the spec's scales", scale=chosen), ("scale",),
+                                   hints))
+    for name, values in scales.items():
+        for key in values:
+            if key not in params:
+                raise NetspecError(Problem(
+                    _("scale `{scale}` sets `{param}`, which is not one of the spec's params", scale=name, param=key),
+                    ("scales", name, key), did_you_mean(key, params) or (
+                        _("add it to `params:` with its default value"),), at_key=True))
+    if scales:
+        params |= scales[chosen if chosen is not None else next(iter(scales))]
+    return params
+
+
 def resolve(data: dict) -> list[Node]:
     """The model's layers in order: short forms expanded, `repeat` unrolled, blocks expanded, `from` wired."""
-    r = _Resolver(data.get("blocks") or {})
+    r = _Resolver(data.get("blocks") or {}, spec_params(data))
     r.scope(data["model"]["layers"], ("model", "layers"), "", -1, (), None)
     r.check_consumed()
     return r.nodes
 
 
 class _Resolver:
-    def __init__(self, blocks: dict):
-        self.blocks, self.nodes = blocks, []
+    def __init__(self, blocks: dict, spec_params: dict):
+        self.blocks, self.nodes, self.spec_params = blocks, [], spec_params
         self.counts: dict[tuple[str, str], int] = {}
         self.taken: dict[str, str] = {}  # name -> what netspec made it for ("" if the spec wrote it)
 
@@ -118,21 +145,49 @@ class _Resolver:
                                 "before it, one input", layer=kind), path + ("repeat",),
                               (_("remove `repeat`; to repeat a skip connection, put it in a block and repeat the "
                                  "block"),), origin)
-            inputs = self.inputs(meta.get("from"), i, outputs, local, declared, first_input, path, origin)
+            inputs = self.inputs(meta.get("from"), i, outputs, local, declared, first_input, path, origin,
+                                 layers()[kind].inputs[1] if kind in layers() else 1)
             ins = inputs
+            parts = self.parts(kind, given, path, args_path, repeat, origin)
+            copies = []
             for copy in range(repeat):  # each copy takes the one before
                 name = self.name(kind, meta, copy, prefix, path, origin)
                 if kind in self.blocks:
                     last = self.use_block(kind, given, ins, path, name, stack, origin)
+                elif parts:  # one node per output: `name.0`, `name.1`, ...
+                    last = tuple(self.layer(kind, given | {"index": k}, ins, path, args_path, f"{name}.{k}", origin,
+                                            stack) for k in range(parts))
                 else:
                     last = self.layer(kind, given, ins, path, args_path, name, origin, stack)
                 ins = (last,)
+                copies.append(last)
                 if "name" in meta and repeat > 1:  # the copies' own names, as the shape table shows them
                     local[f"{meta['name']}_{copy + 1}"] = last
             outputs.append(last)
             if "name" in meta:
                 local[meta["name"]] = last
+                local[meta["name"] + ".*"] = tuple(copies) if repeat > 1 else last
+        if isinstance(outputs[-1], tuple):
+            self.fail(_("the list ends with {layer}, which gives several outputs; a list's output is one tensor",
+                        layer=_split(entries[-1], base)[0]), base + (len(entries) - 1,),
+                      (_("join them with a Concat after it, e.g. `{line}`", line="- Concat: {dim: 1}"),), origin)
         return outputs[-1]
+
+    def parts(self, kind: str, given: dict, path: Path, args_path, repeat: int, origin) -> int:
+        """How many outputs an entry of a multi-output layer gives (0 for every other entry)."""
+        if kind not in MULTI_OUTPUT or given.get("index") is not None:
+            return 0
+        arg = MULTI_OUTPUT[kind]
+        value = given.get(arg)
+        if repeat > 1:
+            self.fail(_("{layer} cannot be repeated: it gives several outputs, and the next copy takes one",
+                        layer=kind), path + ("repeat",), (_("remove `repeat`"),), origin)
+        if kind == "Split" and not isinstance(value, list):
+            where, example = args_path + (arg,) if args_path else path + (kind,), arg + ": [32, 32]"
+            self.fail(_("Split needs its sizes as a list here, e.g. `{example}`: the number of outputs must be "
+                        "known from the spec", example=example), where,
+                      (_("or use Chunk to cut into a number of equal parts"),), origin)
+        return len(value) if isinstance(value, list) else value if isinstance(value, int) else 0
 
     def check_args(self, kind: str, value, path: Path, origin: Path) -> None:
         """A block's entry, params substituted, against its layer's schema."""
@@ -144,10 +199,17 @@ class _Resolver:
             note = Problem(_defined_in(path[1]), p.path, at_key=p.at_key)
             raise NetspecError(Problem(p.message, origin, p.hints, notes=(note,)))
 
-    def inputs(self, refs, i: int, outputs: list[int], local: dict, declared: dict, first: int, path, origin):
-        """The nodes an entry reads: `from` names and negative offsets, or the entry before it."""
+    def inputs(self, refs, i: int, outputs: list, local: dict, declared: dict, first: int, path, origin,
+               most: int = 1):
+        """The nodes an entry reads: `from` names (`y.0`: one output of a Chunk or Split; `m.*`: all of a
+        repeated entry's copies or of a Chunk's outputs) and negative offsets, or the entry before it."""
         if refs is None:
-            return (outputs[-1] if outputs else first,)
+            before = outputs[-1] if outputs else first
+            if isinstance(before, tuple) and most == 1:
+                self.fail(_("the entry before this one gives {count} outputs; say which one this entry takes",
+                            count=len(before)), path,
+                          (_("add e.g. `{line}` (0 is the first output)", line="from: NAME.0"),), origin)
+            return before if isinstance(before, tuple) else (before,)
         found = []
         for k, ref in enumerate(refs if isinstance(refs, list) else [refs]):
             where = path + (("from", k) if isinstance(refs, list) else ("from",))
@@ -157,16 +219,33 @@ class _Resolver:
                                 offset=ref, back=-ref, number=i + 1),
                               where, (_("-1 is the entry just before; `input` is what the list starts from"),), origin)
                 found.append(outputs[i + ref] if i + ref >= 0 else first)
+                continue
+            base, dot, part = ref.partition(".")
+            if base in local and dot:
+                value = local[ref] if part == "*" and ref in local else local[base]
+                if part == "*":
+                    found.append(value)
+                elif not isinstance(value, tuple) or not part.isdigit():
+                    self.fail(_("from: `{ref}` names one output of `{name}`, but `{name}` gives one output",
+                                ref=ref, name=base), where,
+                              (_("write `{name}`", name=base),), origin)
+                elif int(part) >= len(value):
+                    self.fail(_("from: `{ref}`: `{name}` gives {count} outputs, numbered from 0 to {last}", ref=ref,
+                                name=base, count=len(value), last=len(value) - 1), where,
+                              (_("use a number from 0 to {last}", last=len(value) - 1),), origin)
+                else:
+                    found.append(value[int(part)])
             elif ref in local:
                 found.append(local[ref])
-            elif ref in declared:
+            elif base in declared:
                 self.fail(_("from: `{name}` is defined below this entry (entry {number}); an entry can only "
-                            "take the outputs of entries above it", name=ref, number=declared[ref] + 1), where,
+                            "take the outputs of entries above it", name=base, number=declared[base] + 1), where,
                           (_("move the entry, or name another one"),), origin)
             else:
-                self.fail(_("from: there is no entry named `{name}` before this one", name=ref), where,
-                          did_you_mean(ref, list(local)) or (_("give the entry you mean a `name:`"),), origin)
-        return tuple(found)
+                self.fail(_("from: there is no entry named `{name}` before this one", name=base), where,
+                          did_you_mean(base, [n for n in local if "." not in n]) or
+                          (_("give the entry you mean a `name:`"),), origin)
+        return tuple(j for f in found for j in (f if isinstance(f, tuple) else (f,)))
 
     def name(self, kind: str, meta: dict, copy: int, prefix: str, path: Path, origin) -> str:
         if "name" in meta:
@@ -236,6 +315,8 @@ class _Resolver:
         return self.scope(entries, base, name + ".", inputs[0], stack + (kind,), at)
 
     def params(self, kind: str, defaults: dict, args: dict, path: Path, origin) -> dict:
+        """A block use's params: the use's values, else the defaults (a default may be a `$(expr)` over the
+        spec's params and the params before it), with the spec's params around them."""
         unknown = [k for k in args if k not in defaults]
         if unknown:
             self.fail(_("block `{block}` has no param `{param}`", block=kind, param=unknown[0]),
@@ -249,7 +330,16 @@ class _Resolver:
             line = f"- {kind}: {{{missing[0]}: ...}}"
             self.fail(_("block `{block}` needs a value for its param `{param}` (it has no default)", block=kind,
                         param=missing[0]), path, (_("write it as `{line}`", line=line),), origin)
-        return values
+        scope = dict(self.spec_params)
+        for key, value in values.items():
+            if key not in args and isinstance(value, str) and value.startswith("$"):
+                try:
+                    value = substitute(value, scope, ("blocks", kind, "params", key))
+                except ParamError as e:
+                    note = Problem(_("in block `{block}`, defined here", block=kind), e.path)
+                    raise NetspecError(Problem(e.message, origin or path, e.hints, notes=(note,))) from None
+            scope[key] = value
+        return scope
 
     def check_consumed(self) -> None:
         """Every layer's output must go somewhere: to a later layer, or out of the model."""

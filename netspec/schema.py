@@ -197,6 +197,16 @@ def validation_schema() -> dict:
                      "description": "the run's name; letters, digits, '.', '_' and '-'",
                      "x-expected": _("a name made of letters, digits, '.', '_' and '-' (it names the run's folder)")},
             "description": {"type": "string"},
+            "params": {"type": "object", "propertyNames": {"pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+                       "additionalProperties": {"type": "number"},
+                       "description": "the spec's own params: numbers every block can use as `$name` and in "
+                                      "`$(expr)`"},
+            "scales": {"type": "object", "minProperties": 1,
+                       "propertyNames": {"pattern": r"^[A-Za-z0-9_]+$"},
+                       "additionalProperties": {"type": "object", "additionalProperties": {"type": "number"}},
+                       "description": "named sets of values for `params:` (e.g. n, s, m, l, x); `scale:` picks "
+                                      "one, else the first"},
+            "scale": {"type": "string", "description": "which of `scales:` to build; default: the first"},
             "silence": {"type": "array", "uniqueItems": True, "items": {"enum": list(NAMES)},
                         "description": "warnings not to show for this spec, by name: " + ", ".join(NAMES)},
             **sections,

@@ -48,7 +48,7 @@ from tests.helpers import ROOT
 DOCS = ROOT / "docs"
 ZH = DOCS / "zh"
 DEFAULT_INPUT = [3, 32, 32]
-SECTIONS = {"name", "description", "model", "blocks", "data", "train", "output"}
+SECTIONS = {"name", "description", "model", "blocks", "data", "train", "output", "params", "scales", "scale"}
 DIRECTIVES = ("file", "error", "input", "output")
 NO_GUARD = 10**15  # max_params: the memory guard off
 _FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)[^`]*$")

@@ -346,6 +346,35 @@ def _flatten(draw) -> Case:
     return Case(given, shape, _any_dtype(draw))
 
 
+def _cut_dim(draw) -> tuple[tuple[int, ...], int, int]:
+    """A sample's shape, a `dim` to cut (never N) and that dimension's size (any size when out of range)."""
+    shape = _sizes(draw, draw(st.integers(1, 3)), 1, 8)
+    dim = _dim(draw, len(shape), batch=False)
+    n = len(shape) + 1
+    return shape, dim, shape[dim % n - 1] if -n <= dim < n else draw(st.integers(1, 8))
+
+
+@st.composite
+def _chunk(draw) -> Case:
+    shape, dim, size = _cut_dim(draw)
+    chunks = draw(st.sampled_from([f for f in range(1, size + 1) if size % f == 0]))  # unequal parts: stricter
+    index = draw(st.integers(0, chunks))  # `chunks` itself: a part neither has
+    return Case({"chunks": chunks, "dim": dim, "index": index}, shape, _any_dtype(draw))
+
+
+@st.composite
+def _split(draw) -> Case:
+    shape, dim, size = _cut_dim(draw)
+    if draw(st.booleans()):
+        sizes = draw(st.integers(1, size + 1))
+        count = -(-size // sizes)
+    else:
+        sizes = draw(st.one_of(st.just([size]), st.lists(st.integers(1, 4), min_size=1, max_size=4)))
+        count = len(sizes)
+    return Case({"split_size_or_sections": sizes, "dim": dim, "index": draw(st.integers(0, count))}, shape,
+                _any_dtype(draw))
+
+
 @st.composite
 def _unflatten(draw) -> Case:
     shape = _sizes(draw, draw(st.integers(1, 3)), 1, 8)
@@ -473,7 +502,7 @@ def _table() -> dict[str, tuple[st.SearchStrategy, int]]:
         "RMSNorm": (_trailing_norm("RMSNorm"), 60), "GroupNorm": (_group_norm(), 60),
         "LocalResponseNorm": (_local_response_norm(), 40), "PReLU": (_prelu(), 40), "GLU": (_glu(), 60),
         "Softmax2d": (_generic("Softmax2d", [3], [1, 4]), 30), "Flatten": (_flatten(), 60),
-        "Unflatten": (_unflatten(), 60), "Identity": (_generic("Identity", dtype=_any_dtype), 30),
+        "Unflatten": (_unflatten(), 60), "Chunk": (_chunk(), 60), "Split": (_split(), 60), "Identity": (_generic("Identity", dtype=_any_dtype), 30),
         "Upsample": (_upsample(), 150), "PixelShuffle": (_pixel(True), 60), "PixelUnshuffle": (_pixel(False), 60),
         "Dropout1d": (_generic("Dropout1d", [1, 2], [3]), 30), "Dropout2d": (_generic("Dropout2d", [3]), 30),
         "Dropout3d": (_generic("Dropout3d", [4]), 30),
@@ -530,6 +559,17 @@ def _encoder_stack(num_layers: int, **kwargs) -> nn.Module:
     return nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
 
 
+class _Part(nn.Module):
+    """One part of torch.chunk or torch.split, as a spec's entry with `index` takes it."""
+
+    def __init__(self, how: str, size, dim: int = 1, index: int = 0):
+        super().__init__()
+        self.how, self.size, self.dim, self.index = how, size, dim, index
+
+    def forward(self, x):
+        return getattr(torch, self.how)(x, self.size, self.dim)[self.index]
+
+
 # What a spec's sequence layer means in torch's own terms (netspec builds them batch_first, one tensor in
 # and out); every other entry is the torch.nn class of its name.
 REFERENCE = {
@@ -537,6 +577,8 @@ REFERENCE = {
     "GRU": lambda **kw: _Steps(nn.GRU, **kw), "MultiheadAttention": _SelfAttention,
     "TransformerEncoderLayer": lambda **kw: nn.TransformerEncoderLayer(batch_first=True, **kw),
     "TransformerEncoder": _encoder_stack,
+    "Chunk": lambda chunks, dim, index: _Part("chunk", chunks, dim, index),
+    "Split": lambda split_size_or_sections, dim, index: _Part("split", split_size_or_sections, dim, index),
 }
 MAC_LAYERS = {"Linear", "LazyLinear"} | {f"{k}{d}d" for k in ("Conv", "ConvTranspose") for d in (1, 2, 3)} | \
     set(REFERENCE)
@@ -656,6 +698,9 @@ def test_every_strategy_names_a_registry_entry():
 # Where netspec is stricter than torch on purpose: the checker refuses, torch (batch 2) runs it.
 # Each is documented in the layer's `stricter` note, or (integer input) by its accepts_int.
 STRICTER = [
+    # torch.chunk makes fewer parts, or a smaller last one, when the size is no multiple of chunks
+    ("Chunk", Case({"chunks": 2, "dim": 1, "index": 0}, (5, 3))),
+    ("Chunk", Case({"chunks": 4, "dim": -1, "index": 2}, (3, 6))),
     # a sample one dimension short, which torch reads as one unbatched sample (C = the batch)
     ("Conv2d", Case({"in_channels": 2, "out_channels": 3, "kernel_size": 1}, (4, 4))),
     ("ConvTranspose1d", Case({"in_channels": 2, "out_channels": 3, "kernel_size": 2}, (4,))),
