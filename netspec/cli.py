@@ -131,6 +131,7 @@ def _parser(out: TextIO) -> _Parser:
     ex.add_argument("--format", required=True, choices=["onnx", "pt2", "torchscript", "python"])
     ex.add_argument("--output", "-o", metavar="FILE",
                     help=t(_("where to write it (default: beside the source, with the format's suffix)")))
+    _sets(ex, t)
     schema = sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))
     schema.add_argument("--output", "-o", metavar="FILE",
                         help=t(_("write it to FILE (replaced at once, never left half written) instead")))
@@ -356,7 +357,7 @@ def _export(args, out: TextIO, err: TextIO) -> int:
     import_torch()
     from .exporter import export
 
-    meta = export(args.source, args.format, args.output)
+    meta = export(args.source, args.format, args.output, _overrides(args))
     path = args.output or _default_output(args)
     difference = format(meta["max_abs_difference"], ".1e")
     out.write(_line("netspec export", _("{format} written to {path}, beside it {sidecar}; the largest difference "

@@ -21,8 +21,9 @@ TOLERANCE = 1e-5  # the largest difference allowed between the exported model's 
 ONNX_TOLERANCE = 1e-4  # onnxruntime's kernels sum in another order than torch's
 
 
-def _source(path: str):
-    """(model in eval mode on the CPU, its checked report, the checkpoint or None) of a checkpoint or a spec."""
+def _source(path: str, overrides=()):
+    """(model in eval mode on the CPU, its checked report, the checkpoint or None) of a checkpoint or a spec
+    (with `--set` overrides: a spec's only)."""
     from .compiler import check
     from .evaluation import load_model
 
@@ -31,11 +32,14 @@ def _source(path: str):
     if path.endswith((".yaml", ".yml")):
         from .builder import build_network
 
-        report = check(path, batch=0, allocate=True)
+        report = check(path, batch=0, allocate=True, overrides=overrides)
         if not report.valid:
             raise NetspecError(report.errors)
         torch.manual_seed(0)
         return build_network(report.layers, report.input).eval(), report, None
+    if overrides:
+        raise UsageError(Problem(_("--set and --scale change a spec; a checkpoint's model is exported as it was "
+                                   "trained")))
     model, ckpt, report = load_model(path, "cpu")
     return model, report, ckpt
 
@@ -58,13 +62,13 @@ def _example(report, batch: int) -> torch.Tensor:
     return torch.randn(shape, dtype=getattr(torch, report.input.dtype))
 
 
-def export(path: str, fmt: str, output: str | None = None) -> dict:
+def export(path: str, fmt: str, output: str | None = None, overrides=()) -> dict:
     """Export `path` (a checkpoint, or a spec: fresh weights, seed 0) to `output` in `fmt`; returns the
     sidecar (also written as OUTPUT.json) with the largest difference found against torch."""
     if fmt not in FORMATS:
         raise UsageError(Problem(_("unknown format `{name}`; the formats are {names}", name=fmt,
                                    names=", ".join(FORMATS))))
-    model, report, ckpt = _source(path)
+    model, report, ckpt = _source(path, overrides)
     output = output or os.path.splitext(path)[0] + SUFFIXES[fmt]
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):

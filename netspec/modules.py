@@ -70,6 +70,94 @@ class Split(torch.nn.Module):
         return f"split_size_or_sections={self.sizes}, dim={self.dim}, index={self.index}"
 
 
+class Permute(torch.nn.Module):
+    """Its input with the dimensions reordered (dims counts the batch as 0)."""
+
+    def __init__(self, dims):
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+class Select(torch.nn.Module):
+    """One position of dimension dim, that dimension dropped (x[:, 0] is dim=1, index=0)."""
+
+    def __init__(self, dim: int = 1, index: int = 0):
+        super().__init__()
+        self.dim, self.index = dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+
+
+class ClassToken(torch.nn.Module):
+    """A learned token put before the sequence: (N, L, D) -> (N, L + 1, D), as torchvision's ViT does."""
+
+    def __init__(self, embed_dim: int):
+        super().__init__()
+        self.class_token = torch.nn.Parameter(torch.zeros(1, 1, embed_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class PositionEmbedding(torch.nn.Module):
+    """A learned embedding per position added to (N, L, D), initialised as torchvision's ViT does."""
+
+    def __init__(self, num_positions: int, embed_dim: int):
+        super().__init__()
+        self.pos_embedding = torch.nn.Parameter(torch.empty(1, num_positions, embed_dim).normal_(std=0.02))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pos_embedding
+
+
+class LayerScale(torch.nn.Module):
+    """Each position of dimension dim multiplied by a learned factor (ConvNeXt's layer_scale)."""
+
+    def __init__(self, num_features: int, dim: int = 1, init_values: float = 1e-5):
+        super().__init__()
+        self.dim = dim
+        self.layer_scale = torch.nn.Parameter(torch.full((num_features,), float(init_values)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        dim = self.dim % x.dim()
+        return x * self.layer_scale.view(-1, *[1] * (x.dim() - dim - 1))
+
+    def extra_repr(self) -> str:
+        return f"{self.layer_scale.numel()}, dim={self.dim}"
+
+
+class StochasticDepth(torch.nn.Module):
+    """While training, a residual branch zeroed for a random p of the samples ("row") or of the batches
+    ("batch"), the rest scaled by 1 / (1 - p): torchvision.ops.stochastic_depth, written out."""
+
+    def __init__(self, p: float, mode: str = "row"):
+        super().__init__()
+        self.p, self.mode = p, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.dim() - 1) if self.mode == "row" else [1] * x.dim()
+        noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival)
+        if survival > 0.0:
+            noise.div_(survival)
+        return x * noise
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, mode={self.mode!r}"
+
+
 # Sequence layers: torch's classes, always batch_first, taking and returning one tensor.
 
 class _Recurrent:

@@ -65,7 +65,8 @@ def _module_sources(needed: set[str]) -> list[str]:
     """The source of each netspec module class the model uses (and what it derives from)."""
     from . import modules
 
-    order = [name for name in ("Add", "Mul", "Concat", "_Recurrent", "RNN", "LSTM", "GRU", "SelfAttention",
+    order = [name for name in ("Add", "Mul", "Concat", "Permute", "Select", "ClassToken", "PositionEmbedding",
+                               "LayerScale", "StochasticDepth", "_Recurrent", "RNN", "LSTM", "GRU", "SelfAttention",
                                "TransformerEncoderLayer", "TransformerEncoder")
              if name in needed or name == "_Recurrent" and needed & {"RNN", "LSTM", "GRU"}]
     return [inspect.getsource(getattr(modules, name)).replace("torch.nn.", "nn.") for name in order]

@@ -189,10 +189,10 @@ def layers() -> dict[str, LayerType]:
     """Every layer type by name (built once, on first use)."""
     global _LAYERS
     if _LAYERS is None:
-        from .layers import activation, conv, linear, merge, norm, pool, reshape, sequence, vision
+        from .layers import activation, conv, learned, linear, merge, norm, pool, reshape, sequence, vision
 
         table: dict[str, LayerType] = {}
-        for module in (linear, conv, pool, norm, activation, reshape, merge, sequence, vision):
+        for module in (linear, conv, pool, norm, activation, reshape, learned, merge, sequence, vision):
             for lt in module.LAYERS:
                 assert lt.name not in table, lt.name
                 table[lt.name] = lt

@@ -416,7 +416,8 @@ def _sample(name: str, arg):
     usual = {"kernel_size": 3, "out_channels": 16, "out_features": 10, "in_features": 64, "in_channels": 3,
              "num_features": 16, "hidden_size": 64, "embedding_dim": 32, "num_embeddings": 1000, "size": 32,
              "num_heads": 4, "nhead": 4, "d_model": 64, "embed_dim": 64, "num_groups": 2, "num_channels": 16,
-             "normalized_shape": 64, "p": 0.5, "output_size": 1, "dim": 1, "unflattened_size": [2, 2]}
+             "normalized_shape": 64, "p": 0.5, "output_size": 1, "dim": 1, "unflattened_size": [2, 2],
+             "dims": [0, 2, 1], "chunks": 2, "split_size_or_sections": [32, 32], "index": 0}
     if name in usual:
         return usual[name]
     s = arg.schema

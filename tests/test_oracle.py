@@ -376,6 +376,59 @@ def _split(draw) -> Case:
 
 
 @st.composite
+def _permute(draw) -> Case:
+    shape = _sizes(draw, draw(st.integers(1, 4)), 1, 5)
+    rank = len(shape) + 1
+    dims = [0] + draw(st.permutations(range(1, rank)))
+    if draw(st.integers(0, 4)) == 0:  # negative spellings, a repeated or missing dimension, the batch moved
+        dims = draw(st.lists(st.integers(-rank, rank), min_size=rank - 1, max_size=rank + 1))
+        if dims[:1] != [0] and dims[:1] != [-rank] and len(set(d % rank for d in dims)) == rank == len(dims):
+            dims = [0] + dims[1:]  # keep to what torch also refuses or allows: moving N is stricter
+    return Case({"dims": dims}, shape, _any_dtype(draw))
+
+
+@st.composite
+def _select(draw) -> Case:
+    shape, dim, size = _cut_dim(draw)
+    return Case(_args(draw, dim=st.just(dim)) | {"index": draw(st.integers(-size - 1, size))}, shape,
+                _any_dtype(draw)) if dim == 1 else \
+        Case({"dim": dim, "index": draw(st.integers(-size - 1, size))}, shape, _any_dtype(draw))
+
+
+def _wrong_or_right(draw, true: int):
+    """An inferred size left out, given right, or given wrong (never 1 against a size torch would broadcast)."""
+    return draw(st.sampled_from([OMIT, true, true + 1]))
+
+
+@st.composite
+def _class_token(draw) -> Case:
+    length, dim = draw(st.integers(1, 6)), draw(st.integers(2, 8))
+    given = {}
+    _put(given, "embed_dim", _wrong_or_right(draw, dim))
+    return Case(given, (length, dim), _float(draw), truth={"embed_dim": dim})
+
+
+@st.composite
+def _position_embedding(draw) -> Case:
+    length, dim = draw(st.integers(2, 6)), draw(st.integers(2, 8))
+    given = {}
+    _put(given, "num_positions", _wrong_or_right(draw, length))
+    _put(given, "embed_dim", _wrong_or_right(draw, dim))
+    return Case(given, (length, dim), _float(draw), truth={"num_positions": length, "embed_dim": dim})
+
+
+@st.composite
+def _layer_scale(draw) -> Case:
+    shape = _sizes(draw, draw(st.integers(1, 4)), 2, 5)
+    rank = len(shape) + 1
+    dim = draw(st.sampled_from([1, -1, rank - 1, 1 - rank]))
+    size = shape[dim % rank - 1]
+    given = {"dim": dim, "init_values": draw(_numbers(-2.0, 2.0))}
+    _put(given, "num_features", _wrong_or_right(draw, size))
+    return Case(given, shape, _float(draw), truth={"num_features": size})
+
+
+@st.composite
 def _unflatten(draw) -> Case:
     shape = _sizes(draw, draw(st.integers(1, 3)), 1, 8)
     dim = _dim(draw, len(shape), batch=False)  # splitting N: stricter
@@ -502,7 +555,10 @@ def _table() -> dict[str, tuple[st.SearchStrategy, int]]:
         "RMSNorm": (_trailing_norm("RMSNorm"), 60), "GroupNorm": (_group_norm(), 60),
         "LocalResponseNorm": (_local_response_norm(), 40), "PReLU": (_prelu(), 40), "GLU": (_glu(), 60),
         "Softmax2d": (_generic("Softmax2d", [3], [1, 4]), 30), "Flatten": (_flatten(), 60),
-        "Unflatten": (_unflatten(), 60), "Chunk": (_chunk(), 60), "Split": (_split(), 60), "Identity": (_generic("Identity", dtype=_any_dtype), 30),
+        "Unflatten": (_unflatten(), 60), "Chunk": (_chunk(), 60), "Split": (_split(), 60),
+        "Permute": (_permute(), 60), "Select": (_select(), 60), "ClassToken": (_class_token(), 30),
+        "PositionEmbedding": (_position_embedding(), 30), "LayerScale": (_layer_scale(), 40),
+        "StochasticDepth": (_generic("StochasticDepth"), 20), "Identity": (_generic("Identity", dtype=_any_dtype), 30),
         "Upsample": (_upsample(), 150), "PixelShuffle": (_pixel(True), 60), "PixelUnshuffle": (_pixel(False), 60),
         "Dropout1d": (_generic("Dropout1d", [1, 2], [3]), 30), "Dropout2d": (_generic("Dropout2d", [3]), 30),
         "Dropout3d": (_generic("Dropout3d", [4]), 30),
@@ -559,6 +615,17 @@ def _encoder_stack(num_layers: int, **kwargs) -> nn.Module:
     return nn.TransformerEncoder(layer, num_layers, enable_nested_tensor=False)
 
 
+class _Method(nn.Module):
+    """A tensor method with fixed arguments: x.permute(0, 2, 1), x.select(1, 0)."""
+
+    def __init__(self, name: str, *args):
+        super().__init__()
+        self.name, self.args = name, args
+
+    def forward(self, x):
+        return getattr(x, self.name)(*self.args)
+
+
 class _Part(nn.Module):
     """One part of torch.chunk or torch.split, as a spec's entry with `index` takes it."""
 
@@ -570,6 +637,22 @@ class _Part(nn.Module):
         return getattr(torch, self.how)(x, self.size, self.dim)[self.index]
 
 
+class _Learned(nn.Module):
+    """The learned-tensor layers in torch's own terms, with their tensors' shapes as torchvision gives them."""
+
+    def __init__(self, kind: str, shape, **args):
+        super().__init__()
+        self.kind, self.args = kind, args
+        self.weight = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x):
+        if self.kind == "ClassToken":
+            return torch.cat([self.weight.expand(x.shape[0], -1, -1), x], dim=1)
+        if self.kind == "PositionEmbedding":
+            return x + self.weight
+        return x * self.weight
+
+
 # What a spec's sequence layer means in torch's own terms (netspec builds them batch_first, one tensor in
 # and out); every other entry is the torch.nn class of its name.
 REFERENCE = {
@@ -578,6 +661,13 @@ REFERENCE = {
     "TransformerEncoderLayer": lambda **kw: nn.TransformerEncoderLayer(batch_first=True, **kw),
     "TransformerEncoder": _encoder_stack,
     "Chunk": lambda chunks, dim, index: _Part("chunk", chunks, dim, index),
+    "Permute": lambda dims: _Method("permute", *dims), "Select": lambda dim, index: _Method("select", dim, index),
+    "ClassToken": lambda embed_dim: _Learned("ClassToken", (1, 1, embed_dim)),
+    "PositionEmbedding": lambda num_positions, embed_dim: _Learned("PositionEmbedding", (1, num_positions, embed_dim)),
+    "StochasticDepth": lambda p, mode: __import__("torchvision").ops.StochasticDepth(p, mode),
+    # torchvision's layer scale has the input's trailing ones in its shape: (C, 1, 1) for (N, C, H, W)
+    "LayerScale": lambda num_features, dim, init_values, rank: _Learned(
+        "LayerScale", (num_features,) + (1,) * (rank - 1 - dim % rank)),
     "Split": lambda split_size_or_sections, dim, index: _Part("split", split_size_or_sections, dim, index),
 }
 MAC_LAYERS = {"Linear", "LazyLinear"} | {f"{k}{d}d" for k in ("Conv", "ConvTranspose") for d in (1, 2, 3)} | \
@@ -630,6 +720,8 @@ def torch_outcome(name: str, case: Case, empty_is_error: bool = True) -> Outcome
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             build = REFERENCE.get(name) or getattr(nn, name)
+            if name == "LayerScale":
+                kwargs["rank"] = len(case.shape) + 1
             outcome = _run(build(**kwargs), case, lt.inputs[1], counted=name in REFERENCE)
     except Exception as e:  # any refusal, at construction or in forward, is torch's "invalid"
         return Outcome(error=e)
@@ -698,6 +790,9 @@ def test_every_strategy_names_a_registry_entry():
 # Where netspec is stricter than torch on purpose: the checker refuses, torch (batch 2) runs it.
 # Each is documented in the layer's `stricter` note, or (integer input) by its accepts_int.
 STRICTER = [
+    # the batch moved, or picked from
+    ("Permute", Case({"dims": [1, 0, 2]}, (3, 4))),
+    ("Select", Case({"dim": 0, "index": 0}, (3, 4))),
     # torch.chunk makes fewer parts, or a smaller last one, when the size is no multiple of chunks
     ("Chunk", Case({"chunks": 2, "dim": 1, "index": 0}, (5, 3))),
     ("Chunk", Case({"chunks": 4, "dim": -1, "index": 2}, (3, 6))),

@@ -171,3 +171,15 @@ def test_shapes_that_do_not_broadcast_are_refused_with_the_rule(second, words):
                         {"MaxPool2d": 2}, second,
                         {"Add": None, "from": ["c", -1]}], input_shape=(3, 4, 4)))
     assert words in e.message and "a size of 1 is repeated to match" in e.hints[0]
+
+
+def test_layers_tell_which_torch_class_their_module_is_made_of():
+    from netspec import modules
+    from netspec.registry import layers
+    from netspec.render import torch_class
+
+    for lt in layers().values():
+        if lt.module and lt.module != "torchvision_model":
+            base = getattr(nn, lt.torch_class or lt.name, None)
+            made_of = base is not None and issubclass(getattr(modules, lt.module), base)
+            assert ("(torch.nn." in torch_class(lt)) == made_of, lt.name
