@@ -135,6 +135,10 @@ def _parser(out: TextIO) -> _Parser:
     schema = sub.add_parser("schema", help=t(_("print the JSON Schema of a spec")))
     schema.add_argument("--output", "-o", metavar="FILE",
                         help=t(_("write it to FILE (replaced at once, never left half written) instead")))
+    im = sub.add_parser("import", help=t(_("write an Ultralytics classification model YAML as a netspec spec")))
+    im.add_argument("source", metavar="ULTRALYTICS_YAML")
+    im.add_argument("--output", "-o", metavar="FILE",
+                    help=t(_("write the spec to FILE (replaced at once, never left half written) instead")))
     layers = sub.add_parser("layers", help=t(_("list the layer types, or one layer's arguments")))
     layers.add_argument("name", nargs="?")
     for parser in [p, *sub.choices.values()]:
@@ -194,7 +198,7 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         if args.command == "train" and rank != "0":  # under torchrun, rank 0 speaks for the run; the
             out, err = open(os.devnull, "w"), _Prefixed(err, tr(_("rank {rank}: ", rank=rank)))  # others only of their errors
         commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "export": _export, "plot": _plot, "draw": _draw, "schema": _schema,
-                    "layers": _layers}
+                    "layers": _layers, "import": _import}
         return commands[args.command](args, out, err)
     except NetspecError as e:
         from .render import problems_text, stopped_text
@@ -272,6 +276,23 @@ def _schema(args, out: TextIO, err: TextIO) -> int:
         atomic_write(args.output, lambda f: f.write(schema_json().encode("utf-8")))
     except OSError as e:
         raise UsageError(Problem(_("cannot write {path}: {reason}", path=args.output, reason=e.strerror))) from None
+    return 0
+
+
+def _import(args, out: TextIO, err: TextIO) -> int:
+    from .importer import convert
+
+    text = convert(args.source, os.path.splitext(os.path.basename(args.output))[0] if args.output else None)
+    if args.output is None:
+        out.write(text)
+        return 0
+    from .atomic import atomic_write
+
+    try:
+        atomic_write(args.output, lambda f: f.write(text.encode("utf-8")))
+    except OSError as e:
+        raise UsageError(Problem(_("cannot write {path}: {reason}", path=args.output, reason=e.strerror))) from None
+    out.write(_line("netspec import", _("written to {path}", path=args.output)))
     return 0
 
 

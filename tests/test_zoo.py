@@ -181,3 +181,46 @@ def test_the_new_layers_export(fmt, tmp_path):
     spec.write_text(SMALL)
     code, out, err = run_cli("export", str(spec), "--format", fmt, "-o", str(tmp_path / f"m.{fmt}"))
     assert code == 0 and "the largest difference" in out, err
+
+
+def _ultralytics_cfg(name: str) -> str:
+    import ultralytics
+
+    return f"{ultralytics.__path__[0]}/cfg/models/{name}"
+
+
+@pytest.mark.parametrize("cfg,scales", [("v8/yolov8-cls.yaml", "nsmlx"), ("v8/yolov8-cls-resnet50.yaml", "n"),
+                                        ("v8/yolov8-cls-resnet101.yaml", "n")])
+def test_netspec_import_writes_ultralytics_models_with_their_parameter_counts(cfg, scales, tmp_path):
+    from ultralytics.nn.tasks import ClassificationModel
+
+    out = tmp_path / "imported.yaml"
+    code, said, err = run_cli("import", _ultralytics_cfg(cfg), "-o", str(out))
+    assert code == 0 and said.strip().endswith(f"written to {out}"), err
+    for scale in scales:
+        report = netspec.check(str(out), overrides=[f"scale={scale}"])
+        assert report.valid and not report.warnings, report.errors
+        original = ClassificationModel(_ultralytics_cfg(cfg).replace("yolov8-", f"yolov8{scale}-"), nc=1000,
+                                       verbose=False)
+        assert report.total_params == sum(p.numel() for p in original.parameters()), (cfg, scale)
+    assert len(out.read_text().splitlines()) < 80
+
+
+@pytest.mark.parametrize("cfg,words", [
+    ("11/yolo11-cls.yaml", "cannot write Ultralytics' C3k2 [256, False, 0.25] as a spec"),
+])
+def test_netspec_import_names_what_it_cannot_write(cfg, words, tmp_path):
+    code, _out, err = run_cli("import", _ultralytics_cfg(cfg), "-o", str(tmp_path / "x.yaml"))
+    assert code == 1 and words in err and "hint: C3k2 is C2f with C3k blocks" in err
+    assert not (tmp_path / "x.yaml").exists()
+    code, _out, err = run_cli("import", str(ROOT / "specs" / "cifar.yaml"))
+    assert code == 1 and "this is not an Ultralytics model YAML" in err
+
+
+def test_an_attention_module_is_named_with_what_the_language_lacks(tmp_path):
+    f = tmp_path / "psa.yaml"
+    f.write_text("nc: 10\nbackbone:\n  - [-1, 1, Conv, [64, 3, 2]]\n  - [-1, 1, C2PSA, [64]]\n"
+                 "head:\n  - [-1, 1, Classify, [nc]]\n")
+    code, _out, err = run_cli("import", str(f))
+    assert code == 1 and f"{f}:4:13: error: netspec import cannot write Ultralytics' C2PSA [64]" in err
+    assert "netspec has no layer for a product of two computed tensors" in err
