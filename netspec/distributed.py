@@ -101,11 +101,27 @@ class World:
 def from_env() -> World:
     """The World that torchrun describes in the environment (WORLD_SIZE, RANK, LOCAL_RANK, ...)."""
     env = os.environ
-    try:
-        return World(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)),
-                     int(env.get("LOCAL_WORLD_SIZE", 1)))
-    except ValueError:
-        return World()
+    values = {}
+    for name, default in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0), ("LOCAL_WORLD_SIZE", 1)):
+        text = env.get(name, str(default)).strip()
+        if not text.isdigit():  # a typo here would otherwise train alone, silently
+            from .errors import Problem, UsageError
+            from .i18n import _
+
+            raise UsageError(Problem(_("the environment variable {name} is `{value}`, not a whole number 0 or more",
+                                       name=name, value=text[:40]),
+                                     hints=(_("torchrun sets it; unset it to train in one process "
+                                              "(`unset {name}`)", name=name),)))
+        values[name] = int(text)
+    world = World(values["RANK"], values["WORLD_SIZE"], values["LOCAL_RANK"], values["LOCAL_WORLD_SIZE"])
+    if world.size < 1 or world.rank >= world.size:
+        from .errors import Problem, UsageError
+        from .i18n import _
+
+        raise UsageError(Problem(_("the environment says this is process RANK={rank} of WORLD_SIZE={size}, which "
+                                   "cannot be", rank=world.rank, size=world.size),
+                                 hints=(_("RANK must be below WORLD_SIZE; unset both to train in one process"),)))
+    return world
 
 
 def start(world: World, device: torch.device) -> torch.device:

@@ -65,7 +65,21 @@ def _table() -> dict:
         table = json.loads(resources.files("netspec.layers").joinpath("torchvision_shapes.json").read_text())
     except (OSError, ValueError):
         return {}
-    return table if table.get("torchvision") == version("torchvision") else {}
+    installed, made_for = _base(version("torchvision")), _base(str(table.get("torchvision")))
+    if installed != made_for:  # a local suffix (0.29.1+cpu) is the same release; another release is not
+        from ..i18n import tr
+
+        sys.stderr.write(tr(_("netspec: its table of torchvision models was made with torchvision {made_for}, this "
+                              "is {installed}: each model is measured on its first use instead (slower); rebuild "
+                              "the table with `python tools/make_torchvision_shapes.py`", made_for=made_for,
+                              installed=installed)) + "\n")
+        return {}
+    return table
+
+
+def _base(version: str) -> str:
+    """A version without its local suffix: "0.29.1+cpu" -> "0.29.1"."""
+    return version.split("+", 1)[0]
 
 
 def _shipped() -> dict:
