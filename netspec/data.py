@@ -90,10 +90,29 @@ def transforms(entries: list, where: Path, images: bool):
     named = [n for n in named if images or n[2] != "ToTensor"]
     if not named:
         return None  # no torchvision import: it takes a second or two
+    if all(entry == "ToTensor" for _i, entry, _n, _v in named):
+        return ToTensor()  # the default: torchvision is imported only if a sample is ever transformed one by one
     import torchvision.transforms as T
 
     return T.Compose([_transform(T, name, value, where + (i, name) if isinstance(entry, dict) else where + (i,))
                       for i, entry, name, value in named])
+
+
+class ToTensor:
+    """torchvision's ToTensor, without importing torchvision (a second or two: it imports torch._dynamo) for
+    the 8-bit images of the usual modes, computed as torchvision does; anything else goes to torchvision's."""
+
+    def __call__(self, img):
+        if getattr(img, "mode", None) in ("L", "RGB", "RGBA"):
+            array = np.array(img, np.uint8, copy=True)
+            x = torch.from_numpy(array).view(img.size[1], img.size[0], len(img.getbands()))
+            return x.permute((2, 0, 1)).contiguous().to(dtype=torch.get_default_dtype()).div(255)
+        import torchvision.transforms as T
+
+        return T.ToTensor()(img)
+
+    def __repr__(self) -> str:
+        return "ToTensor()"
 
 
 class Invert:
@@ -132,15 +151,21 @@ def _root(args: dict, name: str) -> str:
 
 
 def _torchvision(name: str, args: dict, train_tf, test_tf):
-    import torchvision.datasets as D
-
-    base = getattr(D, name)
-    local = _safe_cifar(base) if name.startswith("CIFAR") else base
     root, download = _root(args, name), bool(args.get("download", False))
     folder, source = SOURCES[name]
     try:
-        train = local(root, train=True, transform=train_tf, download=download)
-        test = local(root, train=False, transform=test_tf, download=False)
+        if name in CIFAR:  # read by netspec itself: no torchvision import unless it must download
+            if download and not CifarImages.present(root, name):
+                import torchvision.datasets as D
+
+                getattr(D, name)(root, train=True, download=True)  # downloads and checks the archive
+            train, test = CifarImages(root, name, True, train_tf), CifarImages(root, name, False, test_tf)
+        else:
+            import torchvision.datasets as D
+
+            local = getattr(D, name)
+            train = local(root, train=True, transform=train_tf, download=download)
+            test = local(root, train=False, transform=test_tf, download=False)
     except (RuntimeError, OSError):
         where = os.path.join(root, folder)
         missing = _("the {name} files are not in {folder} and it could not be downloaded (no network?)",
@@ -151,44 +176,62 @@ def _torchvision(name: str, args: dict, train_tf, test_tf):
     return train, test, list(train.classes)
 
 
-def _safe_cifar(base):
-    """torchvision's CIFAR class, reading its pickled batches with safepickle (torchvision's own
-    pickle.load runs whatever a crafted file names), and checking that the files are there, not
-    their checksums, so CIFAR-format files made elsewhere load too."""
-    from torchvision.datasets import VisionDataset
+# torchvision's CIFAR layouts: the folder in the archive, the batches of each split, the file and key of the
+# class names, and where the archive is published.
+CIFAR = {
+    "CIFAR10": dict(folder="cifar-10-batches-py", train=[f"data_batch_{i}" for i in range(1, 6)],
+                    test=["test_batch"], meta=("batches.meta", "label_names"),
+                    url="https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"),
+    "CIFAR100": dict(folder="cifar-100-python", train=["train"], test=["test"], meta=("meta", "fine_label_names"),
+                     url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"),
+}
 
-    class SafeCIFAR(base):
-        meta = {**base.meta, "md5": None}
-        train_list = [[f, None] for f, _md5 in base.train_list]
-        test_list = [[f, None] for f, _md5 in base.test_list]
 
-        def __init__(self, root, train=True, transform=None, download=False):
-            VisionDataset.__init__(self, root, transform=transform)
-            self.train = train
-            if download:
-                self.download()
-            if not self._check_integrity():
-                raise RuntimeError("files missing")
-            folder = os.path.join(self.root, self.base_folder)
-            data, self.targets = [], []
-            for file, _md5 in self.train_list if train else self.test_list:
-                entry = _cifar_pickle(os.path.join(folder, file), base.url)
-                images, labels = entry.get("data"), entry.get("labels", entry.get("fine_labels"))
-                if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2
-                        and images.shape[1] == 3072 and isinstance(labels, list) and len(labels) == len(images)
-                        and all(isinstance(v, (int, np.integer)) for v in labels)):
-                    raise _not_cifar(os.path.join(folder, file), _("its data or labels are not CIFAR's"))
-                data.append(images)
-                self.targets += [int(v) for v in labels]
-            self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
-            path = os.path.join(folder, self.meta["filename"])
-            classes = _cifar_pickle(path, base.url).get(self.meta["key"])
-            if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
-                raise _not_cifar(path, _("it has no list of class names under `{key}`", key=self.meta["key"]))
-            self.classes = classes
-            self.class_to_idx = {c: i for i, c in enumerate(classes)}
+class CifarImages(Dataset):
+    """A CIFAR-10 or CIFAR-100 split read by netspec: its pickled batches through safepickle (torchvision's
+    own pickle.load runs whatever a crafted file names), the files checked for being there and holding
+    CIFAR's data, not for their checksums, so CIFAR-format files made elsewhere load too. Samples are PIL
+    images, as torchvision's CIFAR classes give them; `data` (N, 32, 32, 3) uint8 and `targets` as theirs."""
 
-    return SafeCIFAR
+    def __init__(self, root: str, name: str, train: bool, transform=None):
+        layout = CIFAR[name]
+        self.transform = transform
+        folder = os.path.join(root, layout["folder"])
+        if not self.present(root, name):
+            raise RuntimeError("files missing")
+        data, self.targets = [], []
+        for file in layout["train" if train else "test"]:
+            entry = _cifar_pickle(os.path.join(folder, file), layout["url"])
+            images, labels = entry.get("data"), entry.get("labels", entry.get("fine_labels"))
+            if not (isinstance(images, np.ndarray) and images.dtype == np.uint8 and images.ndim == 2
+                    and images.shape[1] == 3072 and isinstance(labels, list) and len(labels) == len(images)
+                    and all(isinstance(v, (int, np.integer)) for v in labels)):
+                raise _not_cifar(os.path.join(folder, file), _("its data or labels are not CIFAR's"))
+            data.append(images)
+            self.targets += [int(v) for v in labels]
+        self.data = np.vstack(data).reshape(-1, 3, 32, 32).transpose((0, 2, 3, 1))
+        meta, key = layout["meta"]
+        path = os.path.join(folder, meta)
+        classes = _cifar_pickle(path, layout["url"]).get(key)
+        if not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+            raise _not_cifar(path, _("it has no list of class names under `{key}`", key=key))
+        self.classes = classes
+        self.class_to_idx = {c: i for i, c in enumerate(classes)}
+
+    @staticmethod
+    def present(root: str, name: str) -> bool:
+        layout = CIFAR[name]
+        folder = os.path.join(root, layout["folder"])
+        return all(os.path.isfile(os.path.join(folder, f)) for f in layout["train"] + layout["test"] + [layout["meta"][0]])
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i):
+        from PIL import Image
+
+        img = Image.fromarray(self.data[i])
+        return (self.transform(img) if self.transform is not None else img), self.targets[i]
 
 
 def _not_cifar(path: str, why: str) -> NetspecError:

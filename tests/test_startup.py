@@ -1,0 +1,43 @@
+"""What `netspec train` imports before its first batch (issue 16): CIFAR folders are read, and the default
+ToTensor applied, without importing torchvision, whose import costs a second or two."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from netspec.data import ToTensor
+from tests.helpers import ROOT
+from tests.test_data import write_cifar10
+
+
+def test_training_on_a_cifar_folder_does_not_import_torchvision(tmp_path):
+    write_cifar10(tmp_path)
+    code = (
+        "import sys, torch, netspec\n"
+        "from netspec.data import load_data\n"
+        "from netspec.fastdata import loaders\n"
+        "from netspec.distributed import World\n"
+        "from netspec import imagestats\n"
+        f"data = load_data({{'dataset': 'CIFAR10', 'root': {str(tmp_path)!r}, 'transform': ['ToTensor']}}, (3, 32, 32))\n"
+        "spec = {'batch_size': 8, 'test_batch_size': 8, 'num_workers': 0, 'transform': ['ToTensor']}\n"
+        "train, test = loaders(data, spec, torch.device('cpu'), torch.Generator(), torch.Generator(), World())\n"
+        "x, y = next(iter(train))\n"
+        "imagestats.of_dataset(data.test, (3, 32, 32))\n"
+        "print(type(train).__name__, tuple(x.shape), 'torchvision' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.stdout.split() == ["MemoryLoader", "(8,", "3,", "32,", "32)", "False"], out.stderr
+
+
+@pytest.mark.parametrize("mode,shape", [("RGB", (7, 5, 3)), ("L", (7, 5)), ("RGBA", (4, 6, 4)), ("1", (4, 4)),
+                                        ("I;16", (3, 3)), ("F", (2, 3))])
+def test_netspec_to_tensor_equals_torchvision(mode, shape):
+    from PIL import Image
+    import torchvision.transforms as T
+
+    rng = np.random.default_rng(0)
+    array = rng.integers(0, 256, shape, dtype=np.uint8)
+    img = Image.fromarray(array).convert(mode) if mode in ("1", "I;16", "F") else Image.fromarray(array, mode)
+    ours, theirs = ToTensor()(img), T.ToTensor()(img)
+    assert ours.dtype == theirs.dtype and torch.equal(ours, theirs)
