@@ -192,15 +192,18 @@ class Trainer:
 
     def _curves(self, force: bool) -> None:
         """curves.png in the run folder: after the last epoch, and after others when the last picture is
-        5 s old (drawing takes a tenth of a second, which a short epoch should not pay each time)."""
+        5 s old (drawing takes a second or so with matplotlib's import, which a short epoch should not pay
+        each time); never twice for the same epochs."""
         import time
 
         if not self.rows or not force and time.monotonic() - getattr(self, "_drawn", -1e9) < 5:
             return
+        if getattr(self, "_drawn_rows", None) == len(self.rows):  # the picture already shows every epoch
+            return
         from .plots import curves
 
         curves([(self.spec["name"], self.rows)], os.path.join(self.run_dir, "curves.png"))
-        self._drawn = time.monotonic()
+        self._drawn, self._drawn_rows = time.monotonic(), len(self.rows)
 
     def _summary(self) -> None:
         """One line at the end: the best epoch's figure and where its checkpoint is."""

@@ -41,3 +41,22 @@ def test_netspec_to_tensor_equals_torchvision(mode, shape):
     img = Image.fromarray(array).convert(mode) if mode in ("1", "I;16", "F") else Image.fromarray(array, mode)
     ours, theirs = ToTensor()(img), T.ToTensor()(img)
     assert ours.dtype == theirs.dtype and torch.equal(ours, theirs)
+
+
+@pytest.mark.parametrize("epochs", [1, 3])
+def test_curves_are_never_drawn_twice_for_the_same_epochs(epochs, tmp_path, monkeypatch):
+    """Drawing (matplotlib's import and a render) costs about a second: a one-epoch run draws once."""
+    import time
+
+    from netspec import plots
+    from tests.helpers import run_cli
+
+    drawn = []
+    real = plots.curves
+    monkeypatch.setattr(plots, "curves", lambda runs, path: drawn.append(len(runs[0][1])) or real(runs, path))
+    clock = iter(range(0, 10_000, 100))  # each epoch 100 s after the one before: never throttled
+    monkeypatch.setattr(time, "monotonic", lambda: float(next(clock)))
+    code, _out, err = run_cli("train", str(ROOT / "specs" / "digits.yaml"), "--set", f"train.epochs={epochs}",
+                              "--set", f"output.dir={tmp_path / 'run'}", "--set", "output.tensorboard=false")
+    assert code == 0, err
+    assert drawn == list(range(1, epochs + 1)) and (tmp_path / "run" / "curves.png").exists()
