@@ -100,7 +100,8 @@ class Clock(L.Callback):
 
 clock = Clock()
 trainer = L.Trainer(max_epochs=1, accelerator="gpu" if device.startswith("cuda") else "cpu", devices=1,
-                    enable_progress_bar=False, enable_model_summary=False, callbacks=[clock])
+                    enable_progress_bar=False, enable_model_summary=False, callbacks=[clock],
+                    default_root_dir=sys.argv[6])  # its logs and checkpoints, as by default, in a scratch folder
 module = Module()
 trainer.fit(module, torch.utils.data.DataLoader(train, batch_size=64, shuffle=False))
 result = trainer.test(module, torch.utils.data.DataLoader(test, batch_size=128), verbose=False)
@@ -203,7 +204,7 @@ def contenders(model: str, data: str, n_train: int, n_test: int, device: str, tm
                     "--set", f"output.dir={tmp}/run-{model}"]
     out = {"raw": [sys.executable, "-c", RAW, *common],
            "netspec": netspec_argv,
-           "lightning": [sys.executable, "-c", LIGHTNING, *common],
+           "lightning": [sys.executable, "-c", LIGHTNING, *common, f"{tmp}/lightning-{model}"],
            "keras": [sys.executable, "-c", KERAS, *common, model]}
     if model == "lenet":
         out["seed"] = [sys.executable, str(SHARED / "seed_cifar_loop.py"), data, "--epochs", "1", "--device", device]
