@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from train_vs_seed import peak_mib  # noqa: E402  (a child's wall time and peak memory from wait4)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "bench"
 SPECS = {"lenet": ROOT / "specs" / "cifar.yaml", "resnet20": ROOT / "specs" / "resnet_cifar.yaml"}
@@ -173,19 +176,9 @@ sys.exit(code)
 """
 
 
-def run(argv: list[str], env=None) -> tuple[float, float, str]:
-    """(whole-process seconds, peak MiB, stdout) of a child; its peak from wait4's resource usage."""
-    env = dict(os.environ if env is None else env, BENCH_SPAWNED=repr(time.time()))
-    t = time.perf_counter()
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(argv, stdout=out, stderr=err, text=True, cwd=ROOT, env=env)
-        _, status, usage = os.wait4(p.pid, 0)
-        wall = time.perf_counter() - t
-        out.seek(0)
-        err.seek(0)
-        if status != 0:
-            sys.exit(f"{' '.join(argv[:4])} ... failed:\n{err.read()[-3000:]}")
-        return wall, usage.ru_maxrss / 1024, out.read()
+def run(argv: list[str]) -> tuple[float, float, str]:
+    """(whole-process seconds, peak MiB, stdout) of a child, told when it was spawned (BENCH_SPAWNED)."""
+    return peak_mib(argv, dict(os.environ, BENCH_SPAWNED=repr(time.time())))
 
 
 def last_json(text: str) -> dict:

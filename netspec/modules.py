@@ -42,32 +42,35 @@ class Concat(torch.nn.Module):
         return f"dim={self.dim}"
 
 
-class Chunk(torch.nn.Module):
-    """One of the equal parts torch.chunk cuts its input into (a Chunk entry of the spec gives each as a node)."""
+class _Part(torch.nn.Module):
+    """One of the parts `method` (torch's chunk or split) cuts its input into: a Chunk or Split entry of the
+    spec gives each part as a node of its own."""
+
+    method, arg = "", ""
+
+    def __init__(self, size, dim: int = 1, index: int = 0):
+        super().__init__()
+        self.size, self.dim, self.index = size, dim, index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(x, self.method)(self.size, self.dim)[self.index]
+
+    def extra_repr(self) -> str:
+        return f"{self.arg}={self.size}, dim={self.dim}, index={self.index}"
+
+
+class Chunk(_Part):
+    method, arg = "chunk", "chunks"
 
     def __init__(self, chunks: int, dim: int = 1, index: int = 0):
-        super().__init__()
-        self.chunks, self.dim, self.index = chunks, dim, index
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.chunk(self.chunks, self.dim)[self.index]
-
-    def extra_repr(self) -> str:
-        return f"chunks={self.chunks}, dim={self.dim}, index={self.index}"
+        super().__init__(chunks, dim, index)
 
 
-class Split(torch.nn.Module):
-    """One of the parts torch.split cuts its input into."""
+class Split(_Part):
+    method, arg = "split", "split_size_or_sections"
 
     def __init__(self, split_size_or_sections, dim: int = 1, index: int = 0):
-        super().__init__()
-        self.sizes, self.dim, self.index = split_size_or_sections, dim, index
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.split(self.sizes, self.dim)[self.index]
-
-    def extra_repr(self) -> str:
-        return f"split_size_or_sections={self.sizes}, dim={self.dim}, index={self.index}"
+        super().__init__(split_size_or_sections, dim, index)
 
 
 class Permute(torch.nn.Module):

@@ -95,6 +95,7 @@ class LayerType:
     main: str | None = None  # the argument a scalar entry (`- Linear: 10`) sets
     torch_class: str = ""  # the torch.nn class built; default: name
     module: str = ""  # or a class of netspec/modules.py, for layers torch has no one-input class for
+    wraps_torch: bool = False  # that netspec module subclasses torch.nn.<torch_class or name> (LSTM, attention)
     summary: str = ""
     accepts_int: bool = False  # may take integer (token id) input
     inputs: tuple[int, int] = (1, 1)  # fewest and most inputs

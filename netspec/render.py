@@ -197,11 +197,6 @@ def _state(arg) -> str:
     return _("default {value}", value=json.dumps(arg.default))
 
 
-# netspec's modules made of no torch.nn class (the others subclass one: LSTM, MultiheadAttention, ...)
-_OWN_MODULES = frozenset({"Add", "Mul", "Concat", "Chunk", "Split", "Permute", "Select", "ClassToken",
-                          "PositionEmbedding", "LayerScale", "StochasticDepth"})
-
-
 def torch_class(lt: LayerType) -> str:
     """What the layer is built as: torch.nn.Conv2d, torchvision.models.resnet18, or netspec's own module
     (Add, Concat, the recurrent layers that return one output) and the torch class it is made of."""
@@ -210,7 +205,7 @@ def torch_class(lt: LayerType) -> str:
     if lt.module:
         base = f"torch.nn.{lt.torch_class or lt.name}"
         own = f"netspec.modules.{lt.module}"
-        return own if lt.module in _OWN_MODULES else f"{own} ({base})"
+        return f"{own} ({base})" if lt.wraps_torch else own
     return f"torch.nn.{lt.torch_class or lt.name}"
 
 

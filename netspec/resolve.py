@@ -206,9 +206,13 @@ class _Resolver:
         if refs is None:
             before = outputs[-1] if outputs else first
             if isinstance(before, tuple) and most == 1:
+                name = next((n for n, v in local.items() if v == before and not n.endswith(".*")), None)
+                line = "from: " + str(name) + ".0"
+                hint = _("add e.g. `{line}` (0 is the first output)", line=line) if name else \
+                    _("give the entry before a name, e.g. `{line}`, and take one of its outputs here with `{line2}`",
+                      line="name: y", line2="from: y.0")
                 self.fail(_("the entry before this one gives {count} outputs; say which one this entry takes",
-                            count=len(before)), path,
-                          (_("add e.g. `{line}` (0 is the first output)", line="from: NAME.0"),), origin)
+                            count=len(before)), path, (hint,), origin)
             return before if isinstance(before, tuple) else (before,)
         found = []
         for k, ref in enumerate(refs if isinstance(refs, list) else [refs]):

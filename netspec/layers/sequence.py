@@ -124,7 +124,7 @@ _RECURRENT = {"RNN": _("Elman RNN (tanh or relu)"), "LSTM": _("long short-term m
               "GRU": _("gated recurrent unit RNN")}
 
 LAYERS = [
-    LayerType(name, _recurrent_args(name), _recurrent, main="hidden_size", module=name, stricter=_STRICT,
+    LayerType(name, _recurrent_args(name), _recurrent, main="hidden_size", module=name, wraps_torch=True, stricter=_STRICT,
               summary=_batch_first(_("{what} over (N, L, features); output: sequence (N, L, D*H_out) or last step "
                                      "(N, D*H_out)", what=what)))
     for name, what in _RECURRENT.items()
@@ -132,11 +132,11 @@ LAYERS = [
     LayerType("MultiheadAttention", {"embed_dim": integer(minimum=1, inferred=True), "num_heads": integer(minimum=1),
                                      "dropout": number(0.0, 0, 1), "bias": boolean(True),
                                      "add_bias_kv": boolean(False), "add_zero_attn": boolean(False)},
-              _self_attention, main="num_heads", module="SelfAttention", stricter=_STRICT,
+              _self_attention, main="num_heads", module="SelfAttention", wraps_torch=True, stricter=_STRICT,
               summary=_batch_first(_("self-attention (the input is query, key and value) over (N, L, embed_dim)"))),
     LayerType("TransformerEncoderLayer", _encoder_args(False), _encoder, main="nhead",
-              module="TransformerEncoderLayer", stricter=_STRICT,
+              module="TransformerEncoderLayer", wraps_torch=True, stricter=_STRICT,
               summary=_batch_first(_("self-attention and a feed-forward network over (N, L, d_model)"))),
-    LayerType("TransformerEncoder", _encoder_args(True), _encoder, module="TransformerEncoder", stricter=_STRICT,
+    LayerType("TransformerEncoder", _encoder_args(True), _encoder, module="TransformerEncoder", wraps_torch=True, stricter=_STRICT,
               summary=_batch_first(_("num_layers TransformerEncoderLayers over (N, L, d_model), no final norm"))),
 ]
