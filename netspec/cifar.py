@@ -24,6 +24,10 @@ CIFAR = {
 }
 
 
+class FilesMissing(FileNotFoundError):
+    """A dataset's files are not where the spec says."""
+
+
 class CifarImages(Dataset):
     """A CIFAR-10 or CIFAR-100 split read by netspec: its pickled batches through safepickle (torchvision's
     own pickle.load runs whatever a crafted file names), the files checked for being there and holding
@@ -35,7 +39,7 @@ class CifarImages(Dataset):
         self.transform = transform
         folder = os.path.join(root, layout["folder"])
         if not self.present(root, name):
-            raise RuntimeError("files missing")
+            raise FilesMissing(folder)
         data, self.targets = [], []
         for file in layout["train" if train else "test"]:
             entry = _cifar_pickle(os.path.join(folder, file), layout["url"])

@@ -166,7 +166,12 @@ def _torchvision(name: str, args: dict, train_tf, test_tf):
             local = getattr(D, name)
             train = local(root, train=True, transform=train_tf, download=download)
             test = local(root, train=False, transform=test_tf, download=False)
-    except (RuntimeError, OSError):
+    except (RuntimeError, OSError) as e:
+        if not _missing(e):
+            if isinstance(e, OSError):  # there but unreadable: a permission, a broken disk
+                raise NetspecError(Problem(_("the {name} files in {folder} cannot be read: {error}", name=name,
+                                             folder=os.path.join(root, folder), error=str(e)), ("data", "root"))) from None
+            raise  # not about the files: shown as what it is, an internal error
         where = os.path.join(root, folder)
         missing = _("the {name} files are not in {folder} and it could not be downloaded (no network?)",
                     name=name, folder=where) if download else \
@@ -174,6 +179,17 @@ def _torchvision(name: str, args: dict, train_tf, test_tf):
         raise NetspecError(Problem(missing, ("data", "root"), (
             _("put {source} there (unpacked), or set data.root to where they are", source=source),))) from None
     return train, test, list(train.classes)
+
+
+def _missing(e: Exception) -> bool:
+    """Whether a dataset's failure to open says its files are not there (or could not be downloaded):
+    torchvision's "Dataset not found", a missing file, or a network error while downloading."""
+    from urllib.error import URLError
+
+    if isinstance(e, RuntimeError):
+        words = str(e).lower()
+        return any(w in words for w in ("not found", "error downloading", "corrupted"))
+    return isinstance(e, (FileNotFoundError, URLError, ConnectionError, TimeoutError))
 
 
 def _image_folder(args: dict, train_tf, test_tf, input_shape):

@@ -356,12 +356,23 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
     except NetspecError as e:  # located in the spec where the problem has a place there (not a full disk)
         e.problems, e.doc = [doc.place(p) if p.path else p for p in e.problems], e.doc or doc
         raise
+    except (torch.OutOfMemoryError, MemoryError) as e:  # the guard's estimate is a lower bound: it can still happen
+        error = NetspecError(doc.place(Problem(
+            _("training ran out of memory: {torch}", torch=_first_line(e) or type(e).__name__), ("data", "batch_size"),
+            (_("lower data.batch_size, or make the model's largest layer outputs smaller"),
+             _("the checkpoints of the epochs before are kept: `netspec train --resume RUN_DIR` goes on")))))
+        error.doc = doc
+        raise error from None
     except Exception as e:  # under torchrun: another rank died, so a collective failed here
         if not _peer_failure(e):
             raise
         raise NetspecError(Problem(_("another process of this run stopped, so this one stops too"))) from None
     finally:
         distributed.stop(distributed.from_env())
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
 
 
 def _document(spec, overrides, resume: str | None) -> Document:

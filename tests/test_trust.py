@@ -1,10 +1,13 @@
 """The product does not depend on the host in silent ways (issue 18, item 4): a malformed torchrun
 environment is an error, and the shipped torchvision table survives a local version suffix."""
+import json
+
 import pytest
 
 from netspec import distributed
 from netspec.errors import UsageError
 from netspec.layers import vision
+from tests.helpers import run_cli
 
 
 @pytest.mark.parametrize("env,words", [
@@ -63,3 +66,121 @@ def test_another_release_drops_the_table_and_says_how_to_rebuild_it(installed, c
     assert installed("0.1.0") == {}
     err = capsys.readouterr().err
     assert "this is 0.1.0" in err and "python tools/make_torchvision_shapes.py" in err
+
+
+# The shipped table, against torchvision itself: models built as a user builds them (on the CPU, with
+# their real initialisation) and run on a real input, not measured on the meta device as the table was made.
+SMALL = ("resnet18", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5", "mnasnet0_5", "regnet_x_400mf")
+
+
+def _entries():
+    shipped = vision._shipped()
+    keys = sorted(k for k in shipped if json.loads(k)[0] in SMALL and json.loads(k)[2][1] <= 64)
+    return [(k, shipped[k]) for k in keys[::3]]
+
+
+@pytest.mark.parametrize("key,entry", _entries())
+def test_the_shipped_table_agrees_with_a_model_built_and_run_on_the_cpu(key, entry):
+    import torch
+    import torchvision
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model, kwargs, shape = json.loads(key)
+    torch.manual_seed(0)
+    net = torchvision.models.get_model(model, weights=None, **kwargs).eval()
+    counter = FlopCounterMode(display=False)
+    try:
+        with counter, torch.no_grad():
+            out = net(torch.rand(2, *shape))
+    except (RuntimeError, ValueError, AssertionError):
+        assert "error" in entry, key  # the table says the input is refused, and torch refuses it
+        return
+    assert "error" not in entry, key
+    assert entry["shape"] == list(out.shape[1:]) and out.shape[0] == 2
+    assert entry["params"] == sum(p.numel() for p in net.parameters())
+    assert entry["macs"] == counter.get_total_flops() // 2 // 2  # torch counted a batch of 2
+
+
+# Errors that are not verdicts on the spec are not dressed up as one (item 4).
+
+def test_a_failure_while_measuring_a_torchvision_model_is_an_internal_error_not_a_refusal(tmp_path, monkeypatch):
+    import torchvision
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    vision._cache.cache_clear()
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError()
+    monkeypatch.setattr(torchvision.models, "get_model", out_of_memory)
+    spec = tmp_path / "s.yaml"
+    spec.write_text("netspec: 1\nmodel:\n  input: [3, 40, 44]\n  layers:\n    - torchvision.resnet18: 10\n")
+    code, out, err = run_cli("check", str(spec))
+    vision._cache.cache_clear()
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith("netspec: internal error: MemoryError") and "NETSPEC_DEBUG=1" in err
+    assert "does not accept" not in err
+
+
+def test_a_real_refusal_of_arguments_is_still_said_as_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    vision._cache.cache_clear()
+    spec = tmp_path / "s.yaml"
+    spec.write_text("netspec: 1\nmodel:\n  input: [3, 40, 44]\n  layers:\n    - torchvision.resnet18: {num_classes: 10, "
+                    "groups: 0}\n")
+    code, out, err = run_cli("check", str(spec))
+    vision._cache.cache_clear()
+    assert code == 1 and "internal error" not in err and "torchvision.resnet18" in err, err
+
+
+def _cifar_spec(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"netspec: 1\ndata:\n  dataset: CIFAR10\n  root: {tmp_path / 'data'}\nmodel:\n  input: [3, 32, 32]\n"
+                    "  layers:\n    - Flatten\n    - Linear: 10\ntrain:\n  epochs: 1\n  device: cpu\n"
+                    f"output:\n  dir: {tmp_path / 'runs'}\n")
+    return spec
+
+
+def test_a_dataset_that_fails_for_another_reason_than_missing_files_is_not_called_missing(tmp_path, monkeypatch):
+    from netspec import data
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug in reading")
+    monkeypatch.setattr(data, "CifarImages", broken)
+    code, out, err = run_cli("train", str(_cifar_spec(tmp_path)))
+    assert code == 1 and "Traceback" not in err
+    assert "internal error: RuntimeError: a bug in reading" in err and "are not in" not in err
+
+
+def test_dataset_files_that_cannot_be_read_say_so(tmp_path, monkeypatch):
+    from netspec import data
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "data" / "cifar-10-batches-py" / "data_batch_1"))
+    monkeypatch.setattr(data, "CifarImages", denied)
+    code, out, err = run_cli("train", str(_cifar_spec(tmp_path)))
+    assert code == 1 and "Traceback" not in err and "internal error" not in err
+    assert "the CIFAR10 files in" in err and "cannot be read: [Errno 13] Permission denied" in err
+
+
+def test_missing_dataset_files_are_still_called_missing(tmp_path):
+    code, out, err = run_cli("train", str(_cifar_spec(tmp_path)))
+    assert code == 1 and "the CIFAR10 files are not in" in err and "data.download is false" in err
+
+
+@pytest.mark.parametrize("error", ["torch", "python"])
+def test_running_out_of_memory_while_training_is_said_with_what_to_lower(tmp_path, monkeypatch, error):
+    import torch
+
+    def exhausted(self, x):
+        if error == "torch":
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        raise MemoryError()
+    monkeypatch.setattr(torch.nn.Linear, "forward", exhausted)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"netspec: 1\ndata:\n  dataset: digits\n  batch_size: 32\nmodel:\n  input: [1, 8, 8]\n  layers:\n"
+                    f"    - Flatten\n    - Linear: 10\ntrain:\n  epochs: 1\n  device: cpu\noutput:\n  dir: {tmp_path}\n")
+    code, out, err = run_cli("train", str(spec))
+    assert code == 1 and "Traceback" not in err and "internal error" not in err
+    assert "training ran out of memory" in err and "lower data.batch_size" in err
+    assert ("Tried to allocate 2.00 GiB" in err) == (error == "torch")
+    assert f"{spec}:4:" in err  # at data.batch_size

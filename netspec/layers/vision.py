@@ -186,6 +186,12 @@ def _drawing_nothing():
     return DrawingNothing()
 
 
+# How torchvision's builders and torch's layers refuse arguments or inputs they cannot take (an assert,
+# a bad value, an argument of the wrong kind); any other exception (MemoryError, a bug) is not a verdict
+# on the spec and goes on, to be shown as an internal error.
+REFUSALS = (TypeError, ValueError, AssertionError)
+
+
 def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
     """kwargs may hold `weights`: the model is then built as torchvision builds it for them (some
     builders change the model for its weights: GoogLeNet drops its auxiliary heads, a ViT takes
@@ -207,7 +213,7 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
             except NotImplementedError:  # RegNet computes its widths with tensors: build on the CPU
                 with _drawing_nothing():
                     net = torchvision.models.get_model(model, weights=weights, **kwargs).eval().to("meta")
-    except Exception as e:  # torchvision's verdict on the arguments: TypeError, ValueError, AssertionError...
+    except REFUSALS as e:  # torchvision's verdict on the arguments; anything else is not about them
         return _argument_error(model, e)
     params = sum(p.numel() for p in net.parameters())
     counter = FlopCounterMode(display=False)
@@ -218,7 +224,7 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
     try:
         with counter, torch.no_grad():
             out = net(torch.empty(1, *shape, device="meta"))
-    except Exception as e:  # torch's verdict on the input: RuntimeError, AssertionError...
+    except REFUSALS + (RuntimeError, IndexError) as e:  # torch's verdict on the input
         return {"error": _cannot_take(model, shape, _first_line(e)),
                 "hint": _("most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first "
                           "helps")}
