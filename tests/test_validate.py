@@ -43,15 +43,51 @@ def _loadable(path: Path):
         return None
 
 
+def _spoiled(data: dict) -> tuple[dict, set]:
+    """The spec with one mistake planted in every layer entry of the model that has arguments (an unknown
+    argument, or a word where a value goes) and an unknown top-level key; and the paths that must be reported."""
+    import copy
+
+    data, where = copy.deepcopy(data), set()
+    data["trian"] = {}
+    layers_ = data.get("model", {}).get("layers") if isinstance(data.get("model"), dict) else None
+    for i, entry in enumerate(layers_ if isinstance(layers_, list) else []):
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue
+        (name, args), = entry.items()
+        if name not in layers() or name.startswith("torchvision."):  # torchvision judges its models' arguments
+            continue
+        if isinstance(args, dict) and args and "from" not in args:
+            args["bogus_argument"] = 1
+        elif isinstance(args, (int, float)) and not isinstance(args, bool):
+            entry[name] = {"bogus_argument": args}
+        else:
+            continue
+        where.add(("model", "layers", i, name))
+    return data, where
+
+
+def _both(data: dict) -> tuple[set, set]:
+    full = {(tuple(e.absolute_path), e.validator) for e in validator_class()(validation_schema()).iter_errors(data)}
+    fast = {(prefix + tuple(e.absolute_path), e.validator) for prefix, e in schema_errors(data)}
+    return full, fast
+
+
 @pytest.mark.parametrize("path", _all_spec_files(), ids=lambda p: p.name)
 def test_fast_dispatch_finds_the_same_errors_as_the_full_schema(path):
     data = _loadable(path)
-    if data is None:
-        return  # not a YAML mapping: nothing reaches the schema
-    full = {(tuple(e.absolute_path), e.validator) for e in validator_class()(validation_schema()).iter_errors(data)}
-    fast = {(prefix + tuple(e.absolute_path), e.validator) for prefix, e in schema_errors(data)}
+    if not isinstance(data, dict):
+        with pytest.raises(Exception):  # not a YAML mapping: the loader refuses it before the schema
+            check(loads(path.read_bytes(), str(path)).data)
+        return
+    full, fast = _both(data)
     # the full schema reports a failing `then` of an `if` through its inner keyword, as the fast path does
     assert fast == full
+    spoiled, planted = _spoiled(data)  # and the same again with a mistake in every layer: both must see them
+    full, fast = _both(spoiled)
+    assert fast == full
+    assert planted <= {p[:len(w)] for p, _ in full for w in planted if p[:len(w)] == w}, (planted, full)
+    assert ((), "additionalProperties") in full  # the unknown top-level key
 
 
 def test_fast_dispatch_matches_on_a_mutated_spec():
