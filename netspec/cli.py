@@ -7,7 +7,7 @@ import os
 import sys
 from typing import TextIO
 
-from . import __version__, i18n
+from . import __version__, eager, i18n
 from .errors import NetspecError, Problem, UsageError, did_you_mean
 from .heavy import import_torch
 from .i18n import N_, _, tr
@@ -313,6 +313,8 @@ def _layers(args, out: TextIO, err: TextIO) -> int:
 
 
 def _train(args, out: TextIO, err: TextIO) -> int:
+    if not _compiles(args):
+        eager.without_the_compiler(strict=False)  # a second of start-up saved; exact, see eager.py
     import_torch()
     from .runner import train
 
@@ -335,6 +337,20 @@ def _train(args, out: TextIO, err: TextIO) -> int:
     history = train(args.spec, _overrides(args), args.device, args.resume, stream=out, max_params=args.max_params)
     out.write(tr(_("run folder: {path}", path=history.run_dir)) + "\n")
     return 0
+
+
+def _compiles(args) -> bool:
+    """Whether the run asks for torch.compile (train.compile), read without torch; where the spec cannot be
+    read, False: the run reports why before compiling anything."""
+    from .loader import load
+    from .overrides import apply
+
+    try:
+        doc = apply(load(args.spec or os.path.join(args.resume, "spec.yaml")), _overrides(args))
+    except NetspecError:
+        return False
+    train = doc.data.get("train") if isinstance(doc.data, dict) else None
+    return isinstance(train, dict) and train.get("compile") not in (None, False)
 
 
 def _eval(args, out: TextIO, err: TextIO) -> int:

@@ -60,3 +60,52 @@ def test_curves_are_never_drawn_twice_for_the_same_epochs(epochs, tmp_path, monk
                               "--set", f"output.dir={tmp_path / 'run'}", "--set", "output.tensorboard=false")
     assert code == 0, err
     assert drawn == list(range(1, epochs + 1)) and (tmp_path / "run" / "curves.png").exists()
+
+
+# torch's compiler, torch._dynamo, is not imported by a run that does not compile (netspec/eager.py).
+
+_RUN = ("import sys\nfrom netspec.cli import main\nfrom netspec import eager\n"
+        "code = main(['train', sys.argv[1], '--set', 'output.dir=' + sys.argv[2], '--set', 'train.epochs=1'],\n"
+        "            open('/dev/null', 'w'), sys.stderr)\n"
+        "print(code, eager.compiler_loaded())\n")
+
+
+def _weights(folder):
+    return torch.load(folder / "last.pt", weights_only=True)["state_dict"]
+
+
+def test_a_run_that_does_not_compile_never_imports_the_compiler_and_trains_the_same(tmp_path):
+    spec = str(ROOT / "specs" / "digits.yaml")
+    eager_run = subprocess.run([sys.executable, "-c", _RUN, spec, str(tmp_path / "eager")], cwd=ROOT,
+                               capture_output=True, text=True, timeout=600)
+    assert eager_run.stdout.split() == ["0", "False"], eager_run.stderr
+    # the same run with the real compiler imported first: bit-identical weights
+    real = "import torch._dynamo\n" + _RUN
+    compiled = subprocess.run([sys.executable, "-c", real, spec, str(tmp_path / "real")], cwd=ROOT,
+                              capture_output=True, text=True, timeout=600)
+    assert compiled.stdout.split() == ["0", "True"], compiled.stderr
+    a, b = _weights(tmp_path / "eager"), _weights(tmp_path / "real")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_the_stand_in_gives_the_real_compiler_to_whatever_asks_for_more():
+    probe = ("from netspec import eager\nassert eager.without_the_compiler(strict=False)\n"
+             "import torch\nassert not eager.compiler_loaded()\n"
+             "optimize = torch._dynamo.optimize\n"  # asked for: the real one is imported and answers
+             "import torch._dynamo as d\nprint(eager.compiler_loaded(), d.optimize is optimize, "
+             "d.utils.is_compile_supported('cpu'), torch._dynamo is d)\n")
+    r = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.stdout.split() == ["True", "True", "True", "True"], r.stderr
+
+
+def test_a_run_that_compiles_is_given_the_real_compiler(tmp_path):
+    from argparse import Namespace
+
+    from netspec.cli import _compiles
+
+    spec = tmp_path / "s.yaml"
+    spec.write_text((ROOT / "specs" / "digits.yaml").read_text())
+    run = dict(spec=str(spec), resume=None, overrides=[], scale=None)
+    assert not _compiles(Namespace(**run))
+    assert _compiles(Namespace(**dict(run, overrides=["train.compile=true"])))
+    assert not _compiles(Namespace(**dict(run, spec=str(tmp_path / "missing.yaml"))))

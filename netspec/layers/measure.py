@@ -16,21 +16,13 @@ import gc
 import json
 import os
 import sys
-import types
-
-
-class _StandIn(types.ModuleType):
-    def __getattr__(self, name: str):
-        raise AttributeError(f"{self.__name__}.{name}: not in netspec's stand-in for the compiler")
 
 
 def _without_the_compiler() -> None:
-    """torch._dynamo as a process that never compiles sees it; must come before torch is imported."""
-    dynamo, utils = _StandIn("torch._dynamo"), _StandIn("torch._dynamo.utils")
-    dynamo.disable = lambda fn=None, recursive=True, wrapping=True: fn  # nothing is compiled to disable
-    utils.is_compile_supported = lambda device_type: False
-    dynamo.utils = utils
-    sys.modules.update({"torch._dynamo": dynamo, "torch._dynamo.utils": utils})
+    """torch._dynamo as a process that never compiles sees it (strict: anything more fails the child)."""
+    from ..eager import without_the_compiler
+
+    without_the_compiler(strict=True)
 
 
 def main() -> None:
