@@ -27,7 +27,9 @@ predicted output shape and dtype. Models over 20 M parameters, 200 MB of activat
 than 64 stacked recurrent or encoder layers).
 
 What the fuzzer found is kept in tests/specs/fuzz_found/, one minimised spec per file, and run by
-`test_fuzz_found` under both properties (with a 5 s alarm, as some of them hang). A file whose
+`test_fuzz_found` under both properties (with a 5 s alarm, as some of them hang), and by
+`test_fuzz_found_verdict` for its own verdict (FOUND_VERDICTS: each error's place and words, the memory
+guard out of the way so that the checker's own size rules are what refuses a spec). A file whose
 first line starts with `# BUG:` says what still goes wrong and is a strict xfail: a fix turns it
 into a failure, and the line then becomes `# fixed: ...` (any other first line: a regression test
 that must pass). While such a bug is open, the hypothesis tests let exactly its kind of input
@@ -739,3 +741,70 @@ def test_fuzz_found(path):
     with _time_limit(5):
         assert_check_is_clean(path)
         assert_accepted_spec_runs(path)
+
+
+# Each found spec's own verdict with the memory guard out of the way (as on a machine with memory to spare):
+# its errors as (line, column, words said), none where it is accepted. The specs that once overflowed torch are
+# refused by a size rule of the checker's own, which no machine's memory changes.
+_INT32 = 2**31 - 1
+FOUND_VERDICTS = {
+    "activation_bytes_beyond_int64": [(7, 7, f"Upsample would produce an output (N, 1, {_INT32}, {_INT32}) too large")],
+    "adaptive_pool_output_beyond_int64": [(7, 26, "output_size must be at most 2147483647, but it is "
+                                                  f"{2**62}")],
+    "attention_heads_hint_huge_dim": [(7, 27, "num_heads (7) must divide embed_dim (1000000000001)")],
+    "augment_entry_empty_mapping": [(9, 13, "data.augment[0] must name exactly one choice")],
+    "celu_alpha_subnormal": [(7, 13, "`1e-45` is too close to 0 for float32")],
+    "control_character": [(2, 1, "the control character U+0001")],
+    "dropout_p_nan": [(7, 16, "`.nan` (not a number, or infinite) has no place in a spec")],
+    "integer_as_float_attention_embed_dim": [(7, 15, "its out_features (a whole number), but it is 3.0")],
+    "integer_as_float_concat_dim": [(7, 21, "Concat's dim must be a whole number, but it is 1.0")],
+    "integer_as_float_flatten_start_dim": [(7, 28, "Flatten's start_dim must be a whole number, but it is 1.0")],
+    "integer_as_float_linear": [(7, 15, "its out_features (a whole number), but it is 10.0")],
+    "integer_as_float_lstm_num_layers": [(7, 42, "LSTM's num_layers must be a whole number, but it is 2.0")],
+    "leakyrelu_slope_beyond_float32": [(7, 18, "negative_slope must be at most 3.4028234663852886e+38")],
+    "localresponsenorm_size_huge": [(7, 26, "LocalResponseNorm's size must be at most 4096, but it is 1000000000")],
+    "localresponsenorm_working_memory": [],
+    "lstm_num_layers_huge": [(7, 42, "LSTM's num_layers must be at most 1000, but it is 1000000000000")],
+    "maxpool_stride_beyond_int64": [(7, 43, f"MaxPool1d's stride must be at most 2147483647, but it is {2**63}")],
+    "newline_in_layer_name": [(7, 7, "is not a valid name here"), (7, 7, "unknown layer type")],
+    "pool_length_beyond_int32": [(7, 7, f"ConstantPad1d would produce an output (N, 1, {8 + 2 * _INT32}) too large")],
+    "repeat_huge": [(7, 7, "the model would have more than 100,000 layers")],
+    "softshrink_lambd_inf": [(7, 19, "`.inf` (not a number, or infinite) has no place in a spec")],
+    "transform_entry_number": [(9, 15, "data.transform[0] must be text or a mapping")],
+    "upsample_scale_factor_huge": [(7, 32, "the output size (2147483648,) is beyond what a tensor can hold")],
+    "upsample_scale_factor_nan": [(7, 32, "`.nan` (not a number, or infinite) has no place in a spec")],
+}
+
+
+@pytest.fixture
+def no_memory_guard(monkeypatch):
+    """This machine as one with memory to spare: the guard passes every model."""
+    from netspec import guard
+
+    monkeypatch.setattr(guard, "available_bytes", lambda: 2**62)
+
+
+def test_every_found_spec_has_its_verdict():
+    assert sorted(FOUND_VERDICTS) == [p.stem for p in FOUND]
+
+
+@pytest.mark.parametrize("path", FOUND, ids=lambda p: p.stem)
+def test_fuzz_found_verdict(path, no_memory_guard):
+    with _time_limit(5):
+        report = netspec.check(str(path))
+    said = [(e.line, e.column, str(e.message)) for e in report.errors]
+    verdict = FOUND_VERDICTS[path.stem]
+    assert [s[:2] for s in said] == [v[:2] for v in verdict], said
+    assert all(words in s[2] for s, (_, _, words) in zip(said, verdict)), said
+    assert report.warnings == [] and report.exit_code == (1 if verdict else 0)
+
+
+def test_found_localresponsenorm_counts_torchs_padded_copy(no_memory_guard):
+    """torch's local_response_norm pads a copy of the squared input by size - 1 along the channels (a 5-d view
+    of a 4-d input): that copy is part of the layer's memory per sample."""
+    report = netspec.check(str(FOUND_DIR / "localresponsenorm_working_memory.yaml"))
+    (info,) = report.layers
+    c, h, w = 1, 512, 512
+    size = info.args["size"]
+    padded = 1 * (c + size // 2 + (size - 1) // 2) * h * w * 4
+    assert size == 4096 and info.output.nbytes() + info.inner_bytes >= padded
