@@ -192,16 +192,25 @@ def _missing(e: Exception) -> bool:
     return isinstance(e, (FileNotFoundError, URLError, ConnectionError, TimeoutError))
 
 
+class PictureLoader:
+    """ImageFolder's loader: a picture in the model's colour mode (L, RGB or RGBA). A class, not a closure:
+    worker processes receive it, and the disk cache reads its mode."""
+
+    def __init__(self, mode: str):
+        self.mode = mode
+
+    def __call__(self, path: str):
+        from PIL import Image
+
+        with open(path, "rb") as f:
+            return Image.open(f).convert(self.mode)
+
+
 def _image_folder(args: dict, train_tf, test_tf, input_shape):
-    from PIL import Image
     from torchvision.datasets import ImageFolder
 
     root = _root(args, "imagefolder")
-    mode = _MODES.get(input_shape[0], "RGB")
-
-    def loader(path):
-        with open(path, "rb") as f:
-            return Image.open(f).convert(mode)
+    loader = PictureLoader(_MODES.get(input_shape[0], "RGB"))
     train_dir, test_dir = os.path.join(root, "train"), os.path.join(root, "test")
     if not os.path.isdir(train_dir):
         raise NetspecError(Problem(_("ImageFolder needs {folder}/<class>/ folders of images, but {folder} is not "

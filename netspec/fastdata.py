@@ -1,17 +1,22 @@
 """The training loaders. The in-memory path: a dataset decoded once into one tensor, batches as index
 slices of it, and the transforms that have batched tensor equivalents applied to a whole batch at once.
 
-A data set that fits the memory budget never goes through PIL or a DataLoader again after loading;
-the others take the standard DataLoader path (`loaders` at the end chooses).
+A folder of pictures is decoded once into a cache on disk (diskcache.py) during the first epoch, and read
+from it after: into memory when it fits the memory budget, else batch by batch from the file. Other data
+that fits the budget never goes through PIL or a DataLoader again after loading; the rest takes the
+standard DataLoader path (`loaders` at the end chooses).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 
 import torch
 from torch.utils.data import Dataset, Subset
 
 from .data import Data, TensorData
-from .distributed import BatchParts, World
+from .diskcache import DiskRows, FolderCache, Pictures, build, folder_cache
+from .distributed import BatchParts, World, cpu_threads
+from .i18n import _
 
 
 class MemorySplit:
@@ -214,6 +219,7 @@ class MemoryLoader:
         # with random augmentation, every rank transforms the whole global batch and keeps its part:
         # the random draws are the ones one process makes
         whole = order is not None and world.distributed and self.transform.random
+        ahead = getattr(self.split.x, "will_need", None)  # rows on disk: the next batch's are asked for early
         for k in range(len(self)):
             start = k * self.batch_size
             if order is None:
@@ -221,6 +227,9 @@ class MemoryLoader:
             else:
                 idx = order[start: start + self.batch_size]
                 x, y = self.split.x[idx if whole else world.part(idx)], self.split.y[world.part(idx)]
+            if ahead is not None:
+                after = slice(start + self.batch_size, start + 2 * self.batch_size)
+                ahead(order[after] if order is not None else range(n)[after])
             x = self.transform(x.to(self.device, non_blocking=True), self.generator)
             yield (world.part(x) if whole else x), y.to(self.device, non_blocking=True)
 
@@ -245,9 +254,126 @@ def memory_loaders(data: Data, spec_data: dict, device, generator: torch.Generat
             MemoryLoader(test, spec_data["test_batch_size"], test_tf, device))
 
 
+# A folder of pictures, cached on disk. -----------------------------------------------------
+
+@dataclass(frozen=True)
+class CachePlan:
+    """What a folder of pictures goes through: per split its cache and the batched rest of its transforms;
+    `reason` (a message) says why not when it does not."""
+
+    train: tuple[FolderCache, BatchTransform] | None = None
+    test: tuple[FolderCache, BatchTransform] | None = None
+    reason: object = None
+
+
+def cache_plan(data: Data, dt: dict) -> CachePlan:
+    """The disk caches of a spec's data, or why it has none."""
+    if int(dt.get("memory_budget_mb", 2048)) <= 0:
+        return CachePlan(reason=_("data.memory_budget_mb is 0: every picture is decoded in every epoch"))
+    splits = []
+    for role, dataset, entries in (("train", data.train, dt.get("augment", []) + dt.get("transform", ["ToTensor"])),
+                                   ("test", data.test, dt.get("transform", ["ToTensor"]))):
+        cache, reason = folder_cache(dataset, entries, role)
+        if cache is None:
+            return CachePlan(reason=reason)
+        rest = entries[len(cache.prefix):]
+        transform = BatchTransform.of(rest)
+        if transform is None:
+            name = next(e if isinstance(e, str) else next(iter(e)) for e in rest if BatchTransform.of([e]) is None)
+            return CachePlan(reason=_("{name} works on one picture at a time: every picture is decoded in every "
+                                      "epoch", name=name))
+        splits.append((cache, transform))
+    return CachePlan(*splits)
+
+
+def _workers(dt: dict, cache: FolderCache, world: World) -> int:
+    """Processes that decode a cache's pictures: data.num_workers, or one per core for 500 pictures or more
+    (for fewer, starting them costs more than they save)."""
+    return dt["num_workers"] or (cpu_threads(world) if len(cache) >= 500 else 0)
+
+
+class CacheLoader:
+    """A folder's batches from its disk cache, through a MemoryLoader. While the cache is not there, a first
+    pass decodes the pictures in worker processes, writes them into it, and gives the batches the
+    MemoryLoader would give from it: the same order and the same random draws."""
+
+    def __init__(self, cache: FolderCache, in_memory: bool, batch_size: int, transform: BatchTransform, device,
+                 shuffle: bool = False, generator: torch.Generator | None = None, workers: int = 0,
+                 worker_seeds: torch.Generator | None = None):
+        self.cache, self.in_memory, self.batch_size, self.transform = cache, in_memory, batch_size, transform
+        self.device, self.shuffle, self.generator = device, shuffle, generator or torch.Generator()
+        self.workers, self.worker_seeds = workers, worker_seeds or torch.Generator()
+        self.loader: MemoryLoader | None = None
+
+    def __len__(self) -> int:
+        return -(-len(self.cache) // self.batch_size)
+
+    def __iter__(self):
+        if self.loader is None and self.cache.find():
+            self.loader = MemoryLoader(_split(self.cache, self.in_memory, self.device), self.batch_size,
+                                       self.transform, self.device, self.shuffle, self.generator)
+        if self.loader is not None:
+            yield from self.loader
+            return
+        n = len(self.cache)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        batches = [order[k * self.batch_size: (k + 1) * self.batch_size].tolist() for k in range(len(self))]
+        pictures = torch.utils.data.DataLoader(Pictures(self.cache), batch_sampler=batches,
+                                               num_workers=self.workers, generator=self.worker_seeds,
+                                               pin_memory=self.device.type == "cuda")
+        with self.cache.writer() as write:  # in place when the pass ends; removed if it stops before
+            for rows, x in zip(batches, pictures):
+                write(rows, x)
+                y = self.cache.labels[rows]
+                yield self.transform(x.to(self.device, non_blocking=True), self.generator), \
+                    y.to(self.device, non_blocking=True)
+
+
+def _split(cache: FolderCache, in_memory: bool, device) -> MemorySplit:
+    """A whole cache as a MemorySplit: in memory (on the GPU when training there), or rows read from disk."""
+    if not in_memory:
+        return MemorySplit(cache.rows(), cache.labels)
+    split = MemorySplit(cache.load(), cache.labels)
+    return split.to(device) if device.type == "cuda" else split
+
+
+def cache_loaders(data: Data, dt: dict, device, generator: torch.Generator, worker_seeds: torch.Generator | None = None,
+                  world: World = World()):
+    """(train, test) loaders over the disk caches of a folder of pictures, or None when the data is not one or
+    its transforms need PIL. A split that fits the memory budget is read into memory once its cache is whole
+    (the training split first), the others batch by batch from the file. Under torchrun, rank 0 writes the
+    caches before training, and each rank reads its part of every batch."""
+    plan = cache_plan(data, dt)
+    if plan.train is None:
+        return None
+    (train, train_tf), (test, test_tf) = plan.train, plan.test
+    budget = int(dt.get("memory_budget_mb", 2048)) * (1 << 20)
+    train_in_memory = train.nbytes <= budget
+    test_in_memory = test.nbytes <= budget - (train.nbytes if train_in_memory else 0)
+    if not world.distributed:
+        return (CacheLoader(train, train_in_memory, dt["batch_size"], train_tf, device, True, generator,
+                            _workers(dt, train, world), worker_seeds),
+                CacheLoader(test, test_in_memory, dt["test_batch_size"], test_tf, device, False, None,
+                            _workers(dt, test, world)))
+    for cache in (train, test):
+        if world.main and not cache.find():
+            build(cache, _workers(dt, cache, world))
+    world.barrier()
+    for cache in (train, test):  # another machine, whose data folder is not rank 0's
+        if not cache.find() and build(cache, _workers(dt, cache, world)) is None:
+            return None
+    train_split, test_split = _split(train, train_in_memory, device), _split(test, test_in_memory, device)
+    mine = range(world.rank, len(test), world.size)
+    test_split = MemorySplit(test_split.x.select(mine) if isinstance(test_split.x, DiskRows) else
+                             test_split.x[world.rank::world.size], test_split.y[world.rank::world.size])
+    return (MemoryLoader(train_split, dt["batch_size"], train_tf, device, True, generator, world),
+            MemoryLoader(test_split, dt["test_batch_size"], test_tf, device))
+
+
 def loaders(data, dt: dict, device, generator, worker_seeds, world):
     """(train, test) loaders: this rank's part of each global batch, and its share of the test split."""
-    return memory_loaders(data, dt, device, generator, world) or \
+    return cache_loaders(data, dt, device, generator, worker_seeds, world) or \
+        memory_loaders(data, dt, device, generator, world) or \
         _stream_loaders(data, dt, device, generator, worker_seeds, world)
 
 
