@@ -1,0 +1,182 @@
+"""netspec studio in a real browser: Debian's Chromium, headless, driven by Playwright against the real
+server on a free port. A person's first minutes: a mistake typed and seen underlined at its line with
+netspec check's words, fixed, the table and diagram updated, a row and a box clicked, the file saved,
+a conflict with the file on disk resolved without losing either text; and strangers refused.
+
+Screenshots of each step go to the folder named by NETSPEC_SCREENSHOTS (else the test's tmp_path), for
+a person to look at; nothing compares them."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from netspec.studio import server
+from tests.helpers import ROOT
+
+TIMEOUT = 15_000  # ms: a check on a busy 2-core machine
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("the studio's browser tests need Debian's Chromium: run `apt-get install -y chromium`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # evil.test resolves to this machine, as a DNS-rebinding attacker's name would
+        browser = p.chromium.launch(executable_path=executable,
+                                    args=["--no-sandbox", "--host-resolver-rules=MAP evil.test 127.0.0.1"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live(tmp_path):
+    """The real server for a copy of specs/digits.yaml, in a thread; its Studio."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    shutil.copy(ROOT / "specs" / "digits.yaml", folder / "digits.yaml")
+    studio, sock = server.start(str(folder / "digits.yaml"))
+    uv = server.make_server(studio)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert uv.started, "the server did not start"
+    yield studio
+    uv.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+@pytest.fixture
+def shots(tmp_path) -> Path:
+    folder = Path(os.environ.get("NETSPEC_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _page(chromium, locale="en-US"):
+    context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
+    return context.new_page()
+
+
+def _cursor_line(page) -> int:
+    return page.evaluate("() => { const v = netspecStudio.view; return v.state.doc.lineAt(v.state.selection.main.head).number; }")
+
+
+def _edit_line(page, number: int, old: str, new: str) -> None:
+    """Put the cursor at the end of line `number` and replace its ending `old` with `new`, as typed keys."""
+    line = page.locator(".cm-content .cm-line").nth(number - 1)
+    assert line.inner_text().endswith(old)
+    line.click()
+    page.keyboard.press("End")
+    for _ in old:
+        page.keyboard.press("Backspace")
+    page.keyboard.type(new, delay=30)
+
+
+def test_a_person_fixes_a_mistake_sees_the_table_and_saves(chromium, live, shots):
+    import torch
+    from playwright.sync_api import expect
+
+    from netspec.compiler import check
+    from netspec.loader import loads
+
+    path = Path(live.folder.root) / "digits.yaml"
+    page = _page(chromium)
+    page.goto(server.url(live))
+    expect(page.locator("#table tbody tr")).to_have_count(8, timeout=TIMEOUT)  # the input and 7 layers
+    expect(page.locator("#status")).to_have_text("valid", timeout=TIMEOUT)
+    page.screenshot(path=shots / "studio-1-opened.png")
+
+    _edit_line(page, 14, "Linear: 128", "Linear: -128")
+    underline = page.locator(".cm-lintRange-error")
+    expect(underline).to_have_count(1, timeout=TIMEOUT)
+    lines = page.locator(".cm-content .cm-line")
+    expect(lines.nth(13).locator(".cm-lintRange-error")).to_have_text("-128")
+    said = check(loads(path.read_text().replace("Linear: 128", "Linear: -128"), "digits.yaml")).errors[0]
+    assert said.line == 14
+    problem = page.locator("#problems li.error")
+    expect(problem).to_have_count(1)
+    expect(problem.locator(".message")).to_have_text(str(said.message))
+    expect(problem.locator(".where")).to_have_text(f"14:{said.column}")
+    expect(page.locator("#stale")).to_be_visible()
+    page.locator(".cm-lintRange-error").hover()
+    expect(page.locator(".cm-tooltip-lint")).to_contain_text(str(said.message), timeout=TIMEOUT)
+    page.screenshot(path=shots / "studio-2-mistake.png")
+
+    _edit_line(page, 14, "Linear: -128", "Linear: 64")
+    expect(page.locator(".cm-lintRange-error")).to_have_count(0, timeout=TIMEOUT)
+    linear = torch.nn.Linear(32 * 4 * 4, 64)
+    params = sum(p.numel() for p in linear.parameters())
+    row = page.locator("#table tbody tr").nth(5)
+    expect(row).to_contain_text(f"{params:,}", timeout=TIMEOUT)
+    expect(row).to_contain_text("(N, 64)")
+    expect(page.locator("#diagram svg g.box").nth(5)).to_contain_text("(N, 64)")
+    expect(page.locator("#stale")).to_be_hidden()
+    page.screenshot(path=shots / "studio-3-fixed.png")
+
+    page.locator("#table tbody tr").nth(1).click()  # conv2d_1, on line 10
+    assert _cursor_line(page) == 10
+    expect(page.locator("#table tbody tr").nth(1)).to_have_class(re.compile("current"))
+    page.locator("#diagram svg g.box").nth(7).click()  # the last Linear, on line 16
+    assert _cursor_line(page) == 16
+    page.screenshot(path=shots / "studio-4-clicked.png")
+
+    page.keyboard.press("Control+s")
+    expect(page.locator("#status")).to_have_text("Saved digits.yaml", timeout=TIMEOUT)
+    assert "    - Linear: 64\n" in path.read_text()
+    assert "Linear: 128" not in path.read_text()
+    page.screenshot(path=shots / "studio-5-saved.png")
+
+    theirs = path.read_text().replace("epochs: 15", "epochs: 9")
+    path.write_text(theirs)
+    _edit_line(page, 16, "Linear: 10", "Linear: 11")
+    page.locator("#save").click()
+    dialog = page.locator("#conflict")
+    expect(dialog).to_be_visible(timeout=TIMEOUT)
+    expect(dialog).to_contain_text("digits.yaml changed on disk")
+    page.screenshot(path=shots / "studio-6-conflict.png")
+    page.locator("#theirs").click()
+    expect(page.locator("#banner")).to_contain_text("digits.mine.yaml", timeout=TIMEOUT)
+    assert page.evaluate("() => netspecStudio.view.state.doc.toString()") == theirs
+    assert "Linear: 11" in (path.parent / "digits.mine.yaml").read_text()
+    assert path.read_text() == theirs
+    page.screenshot(path=shots / "studio-7-theirs.png")
+    page.context.close()
+
+
+def test_the_page_speaks_chinese_when_asked(chromium, live, shots):
+    from playwright.sync_api import expect
+
+    page = _page(chromium, locale="zh-CN")
+    page.goto(server.url(live))
+    expect(page.locator("#table tbody tr")).to_have_count(8, timeout=TIMEOUT)
+    _edit_line(page, 14, "Linear: 128", "Linear: -128")
+    message = page.locator("#problems li.error .message")
+    expect(message).to_contain_text("Linear 的 out_features", timeout=TIMEOUT)
+    expect(page.locator("#table thead")).to_contain_text("输出形状")
+    page.screenshot(path=shots / "studio-8-chinese.png")
+    page.context.close()
+
+
+def test_strangers_are_refused(chromium, live, shots):
+    page = _page(chromium)
+    bare = f"http://127.0.0.1:{live.port}/"
+    response = page.goto(bare)
+    assert response.status == 403
+    assert "token" in page.inner_text("body")
+    response = page.goto(f"http://evil.test:{live.port}/?token={live.token}")
+    assert response.status == 421
+    assert f"127.0.0.1:{live.port}" in page.inner_text("body")
+    page.screenshot(path=shots / "studio-9-refused.png")
+    page.context.close()
