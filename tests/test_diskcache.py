@@ -192,13 +192,13 @@ def test_netspec_prepare_writes_the_caches_and_says_so(big, tmp_path):
 
 
 def test_a_changed_or_added_picture_makes_a_new_cache(tmp_path):
-    pictures(tmp_path, "train", 3, [(6, 6)], 0)
+    pictures(tmp_path, "train", 3, [(6, 6)], 0, ("bmp",))
     pictures(tmp_path, "test", 1, [(6, 6)], 1)
     dt = data_spec(tmp_path, ["ToTensor"])
     old, _ = folder_cache(load_data(dt, (3, 6, 6)).train, ["ToTensor"], "train")
     old_path = build(old, workers=0)
 
-    changed = tmp_path / "train" / "bee" / "1.png"
+    changed = tmp_path / "train" / "bee" / "1.bmp"  # a BMP: new pixels, the same file size
     Image.fromarray(np.full((6, 6, 3), 9, np.uint8)).save(changed)
     os.utime(changed, ns=(os.stat(changed).st_atime_ns, os.stat(changed).st_mtime_ns + 10**9))
     new, _ = folder_cache(load_data(dt, (3, 6, 6)).train, ["ToTensor"], "train")
@@ -207,7 +207,7 @@ def test_a_changed_or_added_picture_makes_a_new_cache(tmp_path):
     assert torch.equal(new.load(), oracle(tmp_path / "train", "RGB", [])[0]) and (new.load() == 9).all(1).any()
     assert not os.path.exists(old_path)  # replaced, not kept beside
 
-    pictures(tmp_path, "train", 4, [(6, 6)], 0)  # one more per class
+    pictures(tmp_path, "train", 4, [(6, 6)], 0, ("bmp",))  # one more per class
     added, _ = folder_cache(load_data(dt, (3, 6, 6)).train, ["ToTensor"], "train")
     assert added.name != new.name and len(added) == 12 and added.find() is None
     resized, _ = folder_cache(load_data(dt, (3, 6, 6)).train, [{"Resize": [4, 4]}, "ToTensor"], "train")
@@ -242,7 +242,9 @@ def test_a_first_pass_cut_short_or_killed_leaves_no_cache_that_is_read(tmp_path)
     assert child.returncode == -signal.SIGKILL, child.stderr
     leftovers = [p.name for p in folder.iterdir()]
     assert len(leftovers) == 1 and leftovers[0].endswith(".tmp") and cache.find() is None
-    torch.save(0, folder / cache.name)  # a file by the cache's name that is not a whole cache
+    with open(folder / cache.name, "wb") as f:  # a cache's header, and half its rows
+        np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": (12, 3, 6, 6)})
+        f.write(bytes(6 * 3 * 6 * 6))
     assert cache.find() is None
 
     list(CacheLoader(cache, True, 4, tf, torch.device("cpu"), True, torch.Generator()))
