@@ -181,6 +181,20 @@ def test_the_check_says_what_netspec_check_says(client, folder, lang):
     assert problem["message"] in said and all(h in said for h in problem["hints"])
 
 
+def test_a_warning_says_what_netspec_check_says(client, folder):
+    path = folder / "digits.yaml"
+    text = path.read_text().replace("    - Linear: 10\n", "    - Linear: 10\n    - ReLU\n")
+    path.write_text(text)
+    report = client.post("/api/check", json={"text": text, "path": str(path)}).json()
+    assert report["valid"] and len(report["warnings"]) == 1
+    warning = report["warnings"][0]
+    code, _, said = run_cli("check", str(path))
+    assert code == 0
+    assert f"{path}:{warning['line']}:{warning['column']}: warning[{warning['name']}]: {warning['message']}" in said
+    assert warning["hints"][-1].endswith(f"add `silence: [{warning['name']}]` to the spec to silence this warning")
+    assert all(f"hint: {h}" in said for h in warning["hints"])
+
+
 def test_accept_language_chooses_the_words(client, folder):
     text = (folder / "digits.yaml").read_text().replace(*MISTAKE)
     zh = client.post("/api/check", json={"text": text, "path": "d.yaml"},

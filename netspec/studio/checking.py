@@ -45,8 +45,9 @@ def report_page(report: Report, lang: str) -> dict:
         try:
             out = report_json(report)
             for w, p in zip(out["warnings"], report.warnings):
+                silence = f"silence: [{p.code}]"
                 w["hints"].append(tr(_("if it is meant, add `{line}` to the spec to silence this warning",
-                                       line=f"silence: [{p.code}]")))
+                                       line=silence)))
             if report.valid:
                 out["table"] = _table(report)
                 out["diagram"] = _diagram(report)

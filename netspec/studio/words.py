@@ -6,10 +6,8 @@ from ..i18n import _, tr
 WORDS = {
     "title": _("netspec studio"),
     "edit": _("Edit"),
-    "open": _("Open"),
     "save": _("Save"),
     "saved": _("Saved {path}"),
-    "unsaved": _("unsaved changes"),
     "checking": _("checking…"),
     "valid": _("valid"),
     "errors": _("{n} errors"),
@@ -35,7 +33,6 @@ WORDS = {
     "leave": _("You have unsaved changes."),
     "pick": _("Choose a spec to open:"),
     "none_found": _("No .yaml specs in this folder."),
-    "coming": _("Train, Try and Look come here in a later version."),
 }
 
 
