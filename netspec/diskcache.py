@@ -28,6 +28,7 @@ FORMAT = 1  # raised when what a cache holds changes meaning
 CACHEABLE = ("Resize", "CenterCrop", "Pad", "Grayscale", "Invert")  # deterministic, on pictures
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
 _JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
+CHUNK = 64 << 20  # bytes read at a time when a cache is loaded whole
 
 
 def _named(entry) -> tuple[str, object]:
@@ -129,10 +130,15 @@ class FolderCache:
         array = x.permute(1, 2, 0).contiguous().numpy()
         return pil_to_tensor(self._compose(Image.fromarray(array[:, :, 0] if x.shape[0] == 1 else array)))
 
-    def load(self) -> torch.Tensor:
-        """The whole cache in memory, as one tensor."""
-        path, offset = self.find()
-        return torch.from_numpy(np.fromfile(path, np.uint8, self.nbytes, offset=offset).reshape(len(self), *self.shape))
+    def load(self, device: torch.device = torch.device("cpu")) -> torch.Tensor:
+        """The whole cache as one tensor on `device`, filled 64 MiB at a time: loading onto a GPU never holds
+        the whole of it in this process's memory."""
+        rows = self.rows()
+        out = torch.empty((len(self), *self.shape), dtype=torch.uint8, device=device)
+        step = max(1, CHUNK // rows.row)
+        for start in range(0, len(self), step):
+            out[start: start + step] = rows[start: start + step]
+        return out
 
     def rows(self) -> "DiskRows":
         """The cache's rows, read from the file when asked for."""
@@ -269,8 +275,12 @@ class DiskRows:
                 os.posix_fadvise(self.fd, self.offset + row * self.row, self.row, os.POSIX_FADV_WILLNEED)
 
     def _read(self, out: np.ndarray, row: int) -> None:
-        if out.nbytes and os.preadv(self.fd, [out], self.offset + row * self.row) != out.nbytes:
-            raise OSError(f"{self.path} is shorter than its header says")
+        view, at = memoryview(out).cast("B"), self.offset + row * self.row
+        while len(view):  # one read gives at most about 2 GiB
+            got = os.preadv(self.fd, [view], at)
+            if got <= 0:
+                raise OSError(f"{self.path} is shorter than its header says")
+            view, at = view[got:], at + got
 
 
 class Writer:

@@ -318,9 +318,9 @@ class CacheLoader:
         n = len(self.cache)
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         batches = [order[k * self.batch_size: (k + 1) * self.batch_size].tolist() for k in range(len(self))]
+        # not pinned: a second copy of the batches in flight, for a copy that takes a millisecond
         pictures = torch.utils.data.DataLoader(Pictures(self.cache), batch_sampler=batches,
-                                               num_workers=self.workers, generator=self.worker_seeds,
-                                               pin_memory=self.device.type == "cuda")
+                                               num_workers=self.workers, generator=self.worker_seeds)
         with self.cache.writer() as write:  # in place when the pass ends; removed if it stops before
             for rows, x in zip(batches, pictures):
                 write(rows, x)
@@ -333,8 +333,8 @@ def _split(cache: FolderCache, in_memory: bool, device) -> MemorySplit:
     """A whole cache as a MemorySplit: in memory (on the GPU when training there), or rows read from disk."""
     if not in_memory:
         return MemorySplit(cache.rows(), cache.labels)
-    split = MemorySplit(cache.load(), cache.labels)
-    return split.to(device) if device.type == "cuda" else split
+    where = device if device.type == "cuda" else torch.device("cpu")
+    return MemorySplit(cache.load(where), cache.labels.to(where))
 
 
 def cache_loaders(data: Data, dt: dict, device, generator: torch.Generator, worker_seeds: torch.Generator | None = None,
