@@ -10,18 +10,24 @@ torch.add / torch.mul / torch.cat on a seeded batch of 2 (never with netspec.bui
 
 The checker must call the spec valid exactly when torch runs it, blame no entry before the one torch
 fails at, and for a valid spec give torch's output shape (and every layer's), its parameter count, and a
-module from netspec.build with the same output shape and parameters. Where netspec is stricter than torch
-on purpose (Add and Mul of shapes torch would broadcast, an empty output), torch's run counts as a refusal.
+module from netspec.build with the same output shape and parameters, whose output has the values the
+interpreter computes when each of its torch.nn modules loads the weights of the built layer in the same
+place. Where netspec is stricter than torch on purpose (Add and Mul of shapes torch would broadcast, an
+empty output), torch's run counts as a refusal.
+
+Last, graphs of layers with `inplace` among branches and skips, built once as written and once with every
+`inplace: false`: the same values, and the same gradients w.r.t. the input and the weights.
 """
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass, field
 from functools import reduce
 
 import pytest
 import torch
-from hypothesis import event, given, note, settings
+from hypothesis import event, example, given, note, settings
 from hypothesis import strategies as st
 from torch import nn
 
@@ -38,8 +44,8 @@ MERGES = ("Add", "Mul", "Concat")
 class Step:
     """One layer of the reference network: a torch.nn class name (or a merge) and its given arguments.
 
-    sources: for a merge, the indices of the steps it joins (-1: the model input); other steps take the
-    step before. entry: the index in the model's layer list that the step comes from (for blame).
+    sources: the indices of the steps it reads (-1: the model input); left empty, the step before.
+    entry: the index in the model's layer list that the step comes from (for blame).
     """
 
     kind: str
@@ -68,6 +74,7 @@ class Outcome:
     params: int = 0
     error: Exception | None = None
     at: int = -1  # the layer-list entry of the step torch failed at
+    value: torch.Tensor | None = None  # the output
 
 
 def _module(step: Step, x: torch.Tensor) -> nn.Module:
@@ -88,21 +95,27 @@ def _merge(step: Step, xs: list[torch.Tensor]) -> torch.Tensor:
     return y
 
 
-def torch_outcome(case: Case, seed: int = 0) -> Outcome:
-    """Run the steps in eval mode on a seeded randn batch of 2."""
+def torch_outcome(case: Case, seed: int = 0, weights: list[dict] | None = None) -> Outcome:
+    """Run the steps in eval mode on a seeded randn batch of 2.
+
+    weights: per step, the state dict its torch.nn module loads (strictly: same keys and shapes), so that
+    the output can be compared with a built model's; left out, torch's own initial weights."""
     torch.manual_seed(seed)
     values = {-1: torch.randn((BATCH,) + case.shape)}
     out = Outcome()
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, step in enumerate(case.steps):
+            xs = [values[j] for j in step.sources or (i - 1,)]
             try:
                 if step.kind in MERGES:
-                    y = _merge(step, [values[j] for j in step.sources])
+                    y = _merge(step, xs)
                 else:
-                    module = _module(step, values[i - 1]).eval()
+                    module = _module(step, xs[0]).eval()
+                    if weights is not None:
+                        module.load_state_dict(weights[i])
                     out.params += sum(p.numel() for p in module.parameters())
-                    y = module(values[i - 1])
+                    y = module(xs[0])
                 if 0 in y.shape:  # netspec refuses an empty output on purpose
                     raise Stricter(f"torch returns an empty output {tuple(y.shape)}")
             except Exception as e:  # any refusal, at construction or in forward, is torch's "invalid"
@@ -110,6 +123,7 @@ def torch_outcome(case: Case, seed: int = 0) -> Outcome:
             values[i] = y
             out.shapes.append(tuple(y.shape))
     out.shape = out.shapes[-1]
+    out.value = values[len(case.steps) - 1]
     return out
 
 
@@ -133,12 +147,30 @@ def assert_agrees(case: Case) -> None:
     assert (BATCH,) + report.output.shape == oracle.shape, "output shape"
     assert [(BATCH,) + info.output.shape for info in report.layers] == oracle.shapes, "every layer's shape"
     assert report.total_params == oracle.params, "parameters"
-    model = netspec.build(report).eval()
+    model = scrambled(netspec.build(report)).eval()
     assert sum(p.numel() for p in model.parameters()) == oracle.params, "parameters of netspec.build"
     torch.manual_seed(0)
     with torch.no_grad():
         y = model(torch.randn((BATCH,) + case.shape))
     assert tuple(y.shape) == oracle.shape, "output of netspec.build"
+    # the same weights in the reference: each step's module is the built one of the same layer-list position
+    weights = [model.get_submodule(info.name).state_dict() for info in report.layers]
+    torch.testing.assert_close(y, torch_outcome(case, weights=weights).value, msg=lambda m: f"output values: {m}")
+
+
+def scrambled(model: nn.Module) -> nn.Module:
+    """model with random BatchNorm weights and statistics, so that in eval mode BatchNorm does more than
+    divide by sqrt(1 + eps) (other layers start random already)."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                for t in (m.weight, m.bias, m.running_mean):
+                    if t is not None:
+                        t.copy_(torch.randn(t.shape, generator=g))
+                if m.running_var is not None:
+                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=g) + 0.5)
+    return model
 
 
 # Random graphs. --------------------------------------------------------------------------------
@@ -372,6 +404,168 @@ def block_models(draw) -> Case:
 @given(case=block_models())
 def test_random_blocks_agree_with_torch(case: Case):
     assert_agrees(case)
+
+
+# In place and out of place: the same values and gradients. -----------------------------------------
+
+# Every layer that takes `inplace`, with random arguments (a test checks the registry's list against these).
+# Slopes and alphas stay at 0 or above: torch has no backward pass for LeakyReLU, ELU or CELU in place with a
+# negative one, and builder.out_of_place does not build those out of place yet.
+_ALPHA = st.sampled_from([0.5, 1.0, 2.0])
+_P = st.fixed_dictionaries({"p": st.sampled_from([0.0, 0.2, 0.5])})
+IN_PLACE = {
+    "ReLU": st.just({}), "ReLU6": st.just({}), "SELU": st.just({}), "SiLU": st.just({}), "Mish": st.just({}),
+    "Hardswish": st.just({}), "Hardsigmoid": st.just({}), "RReLU": st.just({}),
+    "LeakyReLU": st.fixed_dictionaries({"negative_slope": st.sampled_from([0.0, 0.01, 0.3])}),
+    "ELU": st.fixed_dictionaries({"alpha": _ALPHA}), "CELU": st.fixed_dictionaries({"alpha": _ALPHA}),
+    "Hardtanh": st.sampled_from([{}, {"min_val": -0.5, "max_val": 0.25}, {"min_val": 0.0, "max_val": 6.0}]),
+    "Threshold": st.fixed_dictionaries({"threshold": st.sampled_from([-0.5, 0.0, 0.3]),
+                                        "value": st.sampled_from([-1.0, 0.0, 2.0])}),
+    "Dropout": _P, "Dropout1d": _P, "Dropout2d": _P, "AlphaDropout": _P, "FeatureAlphaDropout": _P,
+}
+NOT_DRAWN = {"Dropout3d": "it takes (N, C, D, H, W), and these graphs are (N, C, H, W) and (N, F)"}
+RANKS = {"Dropout1d": 1, "Dropout2d": 3, "FeatureAlphaDropout": 3}  # the rank without N needed; others: any
+RANDOM = {"RReLU", "Dropout", "Dropout1d", "Dropout2d", "AlphaDropout", "FeatureAlphaDropout"}  # while training
+
+
+def _ref(t: int, i: int, names: dict, draw):
+    """A `from` reference from entry i to entry t (-1: the input): a negative offset, its name or `input`."""
+    return draw(st.sampled_from([t - i] + (["input"] if t == -1 else [names[t]] if t in names else [])))
+
+
+@st.composite
+def in_place_graphs(draw) -> Case:
+    """Conv2d, BatchNorm2d, size-keeping MaxPool2d, Identity, Flatten and Linear around in-place layers, with
+    branches (an entry `from` an earlier one) and merges, often of an in-place layer's input with its output.
+    A last Concat takes the outputs nothing else reads (netspec refuses an unused output)."""
+    c, h, w = draw(st.integers(1, 4)), draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    shapes = {-1: (c, h, w)}  # per entry, its output's shape without the batch (-1: the input)
+    source: dict[int, int] = {}  # per single-input entry, the entry it reads
+    entries: list = []
+    steps: list[Step] = []
+    last = {-1: -1}
+    names: dict[int, str] = {}
+    unread: set[int] = set()  # the entries no later one reads yet
+    for i in range(draw(st.integers(2, 9))):
+        meta = {"name": f"e{i}"} if draw(st.booleans()) else {}
+        kind = draw(st.sampled_from(["layer"] * 3 + ["act"] * 3 + ["merge"] * 2 if i else ["layer"] * 3 + ["act"]))
+        if kind == "merge":
+            # often the input of the in-place layer just before, which that layer must not overwrite
+            earlier = [j for j in range(-1, i - 1) if len(shapes[j]) == len(shapes[i - 1])]
+            merge = draw(st.sampled_from(MERGES))
+            if merge != "Concat":
+                earlier = [j for j in earlier if shapes[j] == shapes[i - 1]]
+            if not earlier:
+                merge, earlier = "Add", [i - 1]  # the entry before, twice
+            t = source[i - 1] if source.get(i - 1) in earlier and draw(st.booleans()) else draw(
+                st.sampled_from(earlier))
+            targets = [t] + ([draw(st.sampled_from(earlier))] if draw(st.integers(0, 3)) == 0 else [])
+            at = draw(st.integers(0, len(targets)))
+            targets.insert(at, i - 1)
+            meta["from"] = [_ref(t, i, names, draw) for t in targets]
+            if merge == "Concat":
+                shape = (sum(shapes[t][0] for t in targets),) + shapes[i - 1][1:]
+            else:
+                shape = shapes[i - 1]
+            args = {"dim": 1} if merge == "Concat" else {}
+            entries.append({merge: args or None} | meta)
+            steps.append(Step(merge, args, tuple(last[t] for t in targets), i))
+            unread -= set(targets)
+        else:
+            branches = [j for j in range(-1, i - 1) if len(shapes[j]) == len(shapes[i - 1])]
+            j = draw(st.sampled_from(branches)) if branches and draw(st.integers(0, 3)) == 0 else i - 1
+            if j != i - 1:
+                meta["from"] = _ref(j, i, names, draw)
+            flat = len(shapes[j]) == 1
+            if kind == "act":
+                kind = draw(st.sampled_from([k for k in IN_PLACE if RANKS.get(k, len(shapes[j])) == len(shapes[j])]))
+                args = draw(IN_PLACE[kind])
+                entry = {kind: args | {"inplace": draw(st.sampled_from([True, True, True, False]))}}
+                shape = shapes[j]
+            else:
+                kind = draw(st.sampled_from(["Linear", "Identity"] if flat else
+                                            ["Conv2d", "Conv2d", "BatchNorm2d", "MaxPool2d", "Identity"] +
+                                            ["Flatten"] * (not unread - {j})))  # all unread of one rank
+                args = {"Conv2d": {"out_channels": draw(st.sampled_from([c, c, 2])),
+                                   "kernel_size": (k := draw(st.sampled_from([1, 3]))), "padding": k // 2},
+                        "Linear": {"out_features": draw(st.sampled_from([shapes[j][0], 3]))},
+                        "MaxPool2d": {"kernel_size": 3, "stride": 1, "padding": 1}}.get(kind, {})
+                entry = {kind: args or None}
+                shape = {"Conv2d": lambda s: (args.get("out_channels"),) + s[1:],
+                         "Flatten": lambda s: (math.prod(s),),
+                         "Linear": lambda s: (args.get("out_features"),)}.get(kind, lambda s: s)(shapes[j])
+            repeat = draw(st.sampled_from([1, 1, 1, 2])) if "from" not in meta and kind in IN_PLACE else 1
+            meta |= {"repeat": repeat} if repeat > 1 else {}
+            entries.append(entry | meta)
+            steps += [Step(kind, args, (last[j],), i)] + [Step(kind, args, (), i)] * (repeat - 1)
+            source[i] = j
+            unread.discard(j)
+        unread.add(i)
+        shapes[i] = shape
+        last[i] = len(steps) - 1
+        if "name" in meta:
+            names[i] = meta["name"]
+    unread.discard(len(entries) - 1)
+    if unread:
+        n = len(entries)
+        targets = [n - 1] + sorted(unread)
+        entries.append({"Concat": None, "from": [_ref(t, n, names, draw) for t in targets]})
+        steps.append(Step("Concat", {"dim": 1}, tuple(last[t] for t in targets), n))
+    return Case(spec(entries, (c, h, w)), (c, h, w), steps)
+
+
+def _out_of_place(document):
+    """document with every `inplace: true` made false."""
+    if isinstance(document, dict):
+        return {k: False if k == "inplace" else _out_of_place(v) for k, v in document.items()}
+    return [_out_of_place(v) for v in document] if isinstance(document, list) else document
+
+
+def _forward_backward(model: nn.Module, shape: tuple) -> tuple:
+    """The output, and the gradients of a seeded random weighting of it, w.r.t. the input and each parameter."""
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(0)
+    x = torch.randn((BATCH,) + shape, requires_grad=True)
+    y = model(x)
+    (y * torch.randn(y.shape, generator=torch.Generator().manual_seed(2))).sum().backward()
+    return y.detach(), x.grad, {n: p.grad for n, p in model.named_parameters()}
+
+
+SKIP = Case(spec([{"Conv2d": {"out_channels": 2, "kernel_size": 3, "padding": 1}, "name": "x"},
+                   {"ReLU": {"inplace": True}}, {"Add": None, "from": ["x", -1]}], (2, 3, 3)), (2, 3, 3),
+            [Step("Conv2d", {"out_channels": 2, "kernel_size": 3, "padding": 1}, (-1,), 0), Step("ReLU", {}, (0,), 1),
+             Step("Add", {}, (0, 1), 2)])  # the classic: x + relu_(x) would give 2 * relu(x)
+
+
+@settings(max_examples=examples(150))
+@given(case=in_place_graphs())
+@example(case=SKIP)
+def test_in_place_layers_give_the_values_and_gradients_of_out_of_place_ones(case: Case):
+    """docs/reference.md: netspec writes into a layer's input only when that is safe forward and backward,
+    so a skip connection always gets the values the spec describes, and the gradients are the same."""
+    assert_agrees(case)  # the in-place spec against the torch reference, which never works in place
+    report = netspec.check(case.document)
+    assert report.valid, "the strategy draws valid graphs"
+    in_place = scrambled(netspec.build(report))
+    out_of_place = netspec.build(netspec.check(_out_of_place(case.document)))
+    out_of_place.load_state_dict(in_place.state_dict())
+    event(f"layers built in place: {sum(bool(getattr(m, 'inplace', False)) for m in in_place.modules())}")
+    x = torch.randn((BATCH,) + case.shape)
+    before = x.clone()
+    with torch.no_grad():
+        torch.testing.assert_close(in_place.eval()(x), out_of_place.eval()(x))
+    assert torch.equal(x, before), "the caller's input was written into"
+    train = not any(step.kind in RANDOM for step in case.steps)  # else only eval mode is deterministic
+    for training in (False, True) if train else (False,):
+        got = _forward_backward(in_place.train(training), case.shape)
+        expected = _forward_backward(out_of_place.train(training), case.shape)
+        torch.testing.assert_close(got, expected, msg=lambda m: f"training={training}: {m}")
+
+
+def test_every_layer_that_takes_inplace_is_drawn():
+    from netspec.registry import layers
+
+    assert {n for n, lt in layers().items() if "inplace" in lt.args} == set(IN_PLACE) | set(NOT_DRAWN)
 
 
 # The interpreter itself, on networks whose answers are known by hand. -------------------------------
