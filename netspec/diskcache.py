@@ -26,7 +26,7 @@ from .i18n import _
 
 FORMAT = 1  # raised when what a cache holds changes meaning
 CACHEABLE = ("Resize", "CenterCrop", "Pad", "Grayscale", "Invert")  # deterministic, on pictures
-_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+_TEMPORARY = re.compile(r"^\..+\.(?P<pid>\d+)\.[^.]+\.tmp$")  # .NAME.PID.RANDOM.tmp
 _JPEG, _PNG = b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n"
 CHUNK = 64 << 20  # bytes read at a time when a cache is loaded whole
 
@@ -85,8 +85,9 @@ def _decode(data: bytes) -> torch.Tensor | None:
         return None
 
 
-class FolderCache:
-    """One split's cache: its pictures and labels, the transforms it applies, its file's name and folders."""
+class FolderCache(Dataset):
+    """One split's cache: its pictures and labels, the transforms it applies, its file's name and folders.
+    As a Dataset, picture i as the cache holds it: what worker processes decode in the first pass."""
 
     def __init__(self, paths: list[str], labels: list[int], mode: str, prefix: list, role: str, base: str):
         self.paths, self.labels, self.mode, self.prefix = paths, torch.tensor(labels, dtype=torch.long), mode, prefix
@@ -115,7 +116,7 @@ class FolderCache:
                 return found[0], found[2]
         return None
 
-    def picture(self, i: int) -> torch.Tensor:
+    def __getitem__(self, i: int) -> torch.Tensor:
         """Picture i as the cache holds it: decoded, then the leading transforms."""
         x = read_picture(self.paths[i], self.mode)
         if not self.prefix:
@@ -172,7 +173,7 @@ def folder_cache(dataset: Dataset, entries: list, role: str) -> tuple[FolderCach
     if _writable(cache.folders) is None:
         return None, _("no cache folder can be written ({folders}): every picture is decoded in every epoch",
                        folders=", ".join(cache.folders))
-    cache.shape = tuple(cache.picture(0).shape)
+    cache.shape = tuple(cache[0].shape)
     return cache, None
 
 
@@ -366,11 +367,11 @@ def _remove_dead(folder: str) -> None:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only whether the process is there
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # another user's
+        pass
     return True
 
 
@@ -381,26 +382,13 @@ def _unlink(path: str) -> None:
         pass  # someone else's to remove, or already gone
 
 
-class Pictures(Dataset):
-    """A cache's pictures as it holds them, one per index: what worker processes decode in the first pass."""
-
-    def __init__(self, cache: FolderCache):
-        self.cache = cache
-
-    def __len__(self) -> int:
-        return len(self.cache)
-
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.cache.picture(i)
-
-
 def build(cache: FolderCache, workers: int) -> str | None:
     """Write the whole cache in one pass over its pictures (in `workers` processes); its path, or None when it
     could not be written."""
     from torch.utils.data import DataLoader
 
     batch = 64
-    pictures = DataLoader(Pictures(cache), batch, num_workers=workers, generator=torch.Generator())
+    pictures = DataLoader(cache, batch, num_workers=workers, generator=torch.Generator())
     with cache.writer() as write:
         for k, x in enumerate(pictures):
             write(list(range(k * batch, k * batch + len(x))), x)

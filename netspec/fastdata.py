@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from .data import Data, TensorData
-from .diskcache import DiskRows, FolderCache, Pictures, build, folder_cache
+from .diskcache import DiskRows, FolderCache, build, folder_cache
 from .distributed import BatchParts, World, cpu_threads
 from .i18n import _
 
@@ -286,10 +286,10 @@ def cache_plan(data: Data, dt: dict) -> CachePlan:
     return CachePlan(*splits)
 
 
-def _workers(dt: dict, cache: FolderCache, world: World) -> int:
+def _workers(dt: dict, cache: FolderCache) -> int:
     """Processes that decode a cache's pictures: data.num_workers, or one per core for 500 pictures or more
     (for fewer, starting them costs more than they save)."""
-    return dt["num_workers"] or (cpu_threads(world) if len(cache) >= 500 else 0)
+    return dt["num_workers"] or (cpu_threads(World()) if len(cache) >= 500 else 0)
 
 
 class CacheLoader:
@@ -319,7 +319,7 @@ class CacheLoader:
         order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
         batches = [order[k * self.batch_size: (k + 1) * self.batch_size].tolist() for k in range(len(self))]
         # not pinned: a second copy of the batches in flight, for a copy that takes a millisecond
-        pictures = torch.utils.data.DataLoader(Pictures(self.cache), batch_sampler=batches,
+        pictures = torch.utils.data.DataLoader(self.cache, batch_sampler=batches,
                                                num_workers=self.workers, generator=self.worker_seeds)
         with self.cache.writer() as write:  # in place when the pass ends; removed if it stops before
             for rows, x in zip(batches, pictures):
@@ -337,8 +337,8 @@ def _split(cache: FolderCache, in_memory: bool, device) -> MemorySplit:
     return MemorySplit(cache.load(where), cache.labels.to(where))
 
 
-def cache_loaders(data: Data, dt: dict, device, generator: torch.Generator, worker_seeds: torch.Generator | None = None,
-                  world: World = World()):
+def cache_loaders(data: Data, dt: dict, device, generator: torch.Generator,
+                  worker_seeds: torch.Generator | None = None, world: World = World()):
     """(train, test) loaders over the disk caches of a folder of pictures, or None when the data is not one or
     its transforms need PIL. A split that fits the memory budget is read into memory once its cache is whole
     (the training split first), the others batch by batch from the file. Under torchrun, rank 0 writes the
@@ -352,15 +352,15 @@ def cache_loaders(data: Data, dt: dict, device, generator: torch.Generator, work
     test_in_memory = test.nbytes <= budget - (train.nbytes if train_in_memory else 0)
     if not world.distributed:
         return (CacheLoader(train, train_in_memory, dt["batch_size"], train_tf, device, True, generator,
-                            _workers(dt, train, world), worker_seeds),
+                            _workers(dt, train), worker_seeds),
                 CacheLoader(test, test_in_memory, dt["test_batch_size"], test_tf, device, False, None,
-                            _workers(dt, test, world)))
+                            _workers(dt, test)))
     for cache in (train, test):
         if world.main and not cache.find():
-            build(cache, _workers(dt, cache, world))
+            build(cache, _workers(dt, cache))
     world.barrier()
     for cache in (train, test):  # another machine, whose data folder is not rank 0's
-        if not cache.find() and build(cache, _workers(dt, cache, world)) is None:
+        if not cache.find() and build(cache, _workers(dt, cache)) is None:
             return None
     train_split, test_split = _split(train, train_in_memory, device), _split(test, test_in_memory, device)
     mine = range(world.rank, len(test), world.size)

@@ -28,7 +28,6 @@ def prepare(spec, overrides=()) -> tuple[list[Prepared], object]:
     from .compiler import check
     from .data import load_data
     from .diskcache import build
-    from .distributed import World
     from .fastdata import _workers, cache_plan
     from .loader import Document, load
 
@@ -47,7 +46,7 @@ def prepare(spec, overrides=()) -> tuple[list[Prepared], object]:
     budget, done = int(dt.get("memory_budget_mb", 2048)) * (1 << 20), []
     for split, (cache, _transform) in (("train", plan.train), ("test", plan.test)):
         found = cache.find()
-        path = found[0] if found else build(cache, _workers(dt, cache, World()))
+        path = found[0] if found else build(cache, _workers(dt, cache))
         if path is None:
             raise NetspecError(Problem(_("the {split} cache could not be written in {folders}", split=split,
                                          folders=", ".join(cache.folders))))
