@@ -151,6 +151,7 @@ def test_a_person_fixes_a_mistake_sees_the_table_and_saves(chromium, live, shots
     assert page.evaluate("() => netspecStudio.view.state.doc.toString()") == theirs
     assert "Linear: 11" in (path.parent / "digits.mine.yaml").read_text()
     assert path.read_text() == theirs
+    expect(page.locator("#status")).to_have_text("valid", timeout=TIMEOUT)
     page.screenshot(path=shots / "studio-7-theirs.png")
     page.context.close()
 
@@ -169,6 +170,50 @@ def test_the_page_speaks_chinese_when_asked(chromium, live, shots):
     page.context.close()
 
 
+def test_completion_and_a_check_that_hangs(chromium, live, shots, monkeypatch):
+    from playwright.sync_api import expect
+
+    from netspec.registry import layers
+    from netspec.studio import checking
+
+    page = _page(chromium)
+    page.goto(server.url(live))
+    expect(page.locator("#table tbody tr")).to_have_count(8, timeout=TIMEOUT)
+    page.locator(".cm-content .cm-line").nth(14).click()  # `    - ReLU`, line 15
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("- Conv", delay=30)
+    options = page.locator(".cm-tooltip-autocomplete li")
+    expect(options.first).to_be_visible(timeout=TIMEOUT)
+    labels = page.locator(".cm-tooltip-autocomplete .cm-completionLabel")
+    assert {"Conv1d", "Conv2d", "ConvTranspose2d"} <= set(labels.all_inner_texts())
+    page.keyboard.press("Escape")
+    page.keyboard.type("2d: {", delay=30)
+    page.keyboard.press("Control+Space")
+    expect(options.first).to_be_visible(timeout=TIMEOUT)
+    assert set(labels.all_inner_texts()) == set(layers()["Conv2d"].args)
+    page.screenshot(path=shots / "studio-9-completion.png")
+    page.keyboard.press("Escape")
+
+    release = threading.Event()
+    real = checking.check_text
+
+    def hangs(text, file):
+        if "hang" in text:
+            release.wait(10)
+        return real(text, file)
+    monkeypatch.setattr(checking, "check_text", hangs)
+    live.check_seconds = 0.5
+    try:
+        page.keyboard.type(" # hang", delay=10)
+        expect(page.locator("#banner")).to_contain_text("took longer than 0.5 seconds", timeout=TIMEOUT)
+        page.screenshot(path=shots / "studio-10-hangs.png")
+        assert "# hang" in page.evaluate("() => netspecStudio.view.state.doc.toString()")
+    finally:
+        release.set()
+    page.context.close()
+
+
 def test_strangers_are_refused(chromium, live, shots):
     page = _page(chromium)
     bare = f"http://127.0.0.1:{live.port}/"
@@ -178,5 +223,5 @@ def test_strangers_are_refused(chromium, live, shots):
     response = page.goto(f"http://evil.test:{live.port}/?token={live.token}")
     assert response.status == 421
     assert f"127.0.0.1:{live.port}" in page.inner_text("body")
-    page.screenshot(path=shots / "studio-9-refused.png")
+    page.screenshot(path=shots / "studio-11-refused.png")
     page.context.close()

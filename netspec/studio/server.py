@@ -17,7 +17,7 @@ from importlib import resources
 import anyio
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .. import i18n
@@ -63,6 +63,13 @@ def _error(message, status: int, lang: str) -> JSONResponse:
     return JSONResponse({"error": tr(message, lang)}, status, headers=HEADERS)
 
 
+def _refused(request: Request, message, status: int, lang: str) -> Response:
+    """A refusal: JSON to the page's calls, a line of text to a person who opened the address."""
+    if request.url.path.startswith("/api/"):
+        return _error(message, status, lang)
+    return PlainTextResponse(f"netspec studio: {tr(message, lang)}\n", status, headers=HEADERS)
+
+
 class Guard:
     """ASGI middleware: the Host header and the token, before anything else is looked at."""
 
@@ -76,9 +83,11 @@ class Guard:
         lang = _lang(request)
         hosts = {f"127.0.0.1:{self.studio.port}", f"localhost:{self.studio.port}"}
         if request.headers.get("host", "").lower() not in hosts:
-            response = _error(_("this server answers only to 127.0.0.1:{port}", port=self.studio.port), 421, lang)
+            response = _refused(request, _("this server answers only to 127.0.0.1:{port}", port=self.studio.port),
+                                421, lang)
         elif not secrets.compare_digest(_token(request).encode(), self.studio.token.encode()):
-            response = _error(_("this page needs the link `netspec studio` printed, with its token"), 403, lang)
+            response = _refused(request, _("this page needs the link `netspec studio` printed, with its token"), 403,
+                                lang)
         else:
             return await self.app(scope, receive, send)
         await response(scope, receive, send)

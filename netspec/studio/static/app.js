@@ -238,16 +238,12 @@
   async function checkSource(v) {
     const text = v.state.doc.toString();
     status(say("checking"), "busy");
-    let result;
-    try {
-      result = await api("/api/check", {text, path: file.path || ""});
-    } catch (e) {
-      return [];
-    }
+    // a failed check rejects: the editor keeps the underlines it had, moved with the edits since
+    const result = await api("/api/check", {text, path: file.path || ""});
     if (result.status !== 200) {
       banner(result.data.error);
-      status(result.data.error, "bad");
-      return [];
+      status("", "");
+      throw new Error(result.data.error);
     }
     banner("");
     if (v.state.doc.toString() !== text) return []; // typed on meanwhile: the next check answers
