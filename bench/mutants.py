@@ -46,11 +46,13 @@ MUTANTS = [
     M("atomic-leaves-temp", "netspec/atomic.py", "            os.unlink(tmp)\n        raise",
       "            pass\n        raise", ("tests/test_atomic.py",)),
     # Loading: where an error is said to be.
-    M("loader-control-line", "netspec/loader.py", 'line = text.count("\\n", 0, bad.start()) + 1',
-      'line = text.count("\\n", 0, bad.start()) + 2', ("tests/test_locations.py", "tests/test_loader.py")),
-    M("loader-control-column", "netspec/loader.py",
-      'col = bad.start() - (text.rfind("\\n", 0, bad.start()) + 1) + 1',
-      'col = bad.start() - (text.rfind("\\n", 0, bad.start()) + 1)', ("tests/test_locations.py", "tests/test_loader.py")),
+    M("loader-line-of-text", "netspec/loader.py", "    return len(lines), len(lines[-1]) + 1",
+      "    return len(lines) + 1, len(lines[-1]) + 1", ("tests/test_locations.py", "tests/test_loader.py")),
+    M("loader-column-of-text", "netspec/loader.py", "    return len(lines), len(lines[-1]) + 1",
+      "    return len(lines), len(lines[-1])", ("tests/test_locations.py", "tests/test_loader.py")),
+    M("loader-lines-end-at-newline-only", "netspec/loader.py",
+      '_LINE_BREAK = re.compile("\\r\\n|[\\n\\r\\x85\\u2028\\u2029]")', '_LINE_BREAK = re.compile("\\n")',
+      ("tests/test_locations.py",)),
     M("loader-yaml-column", "netspec/loader.py", "    at = (mark.line + 1, mark.column + 1) if mark else (None, None)",
       "    at = (mark.line + 1, mark.column) if mark else (None, None)", ("tests/test_locations.py", "tests/test_loader.py")),
     # Validation.

@@ -6,6 +6,7 @@ aliases are expanded under a budget and duplicate keys are caught with both line
 """
 from __future__ import annotations
 
+import codecs
 import copy
 import math
 import os
@@ -25,6 +26,7 @@ _SAFE_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", 
 # YAML 1.1 reads `1e-3` as a string; people mean a number (YAML 1.2 agrees with them).
 FLOAT32_TINY = 1.1754943508222875e-38  # float32's smallest normal number
 _EXP_FLOAT = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+_LINE_BREAK = re.compile("\r\n|[\n\r\x85\u2028\u2029]")
 _Parser = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # what YAML refuses to read (PyYAML's own rule), found here so that the error can be located
 _NON_PRINTABLE = re.compile("[^\x09\x0A\x0D\x20-\x7E\x85\xA0-\uD7FF\uE000-\uFFFD\U00010000-\U0010ffff]")
@@ -154,14 +156,20 @@ def _fail(file: str, message: str, line=None, col=None, hints=()) -> NetspecErro
 
 
 def _check_utf8(source: bytes, file: str) -> None:
+    body = source.removeprefix(codecs.BOM_UTF8)
     try:
-        source.decode("utf-8-sig")
+        body.decode("utf-8")
     except UnicodeDecodeError as e:
-        line = source[: e.start].count(b"\n") + 1
-        col = e.start - (source.rfind(b"\n", 0, e.start) + 1) + 1
-        byte = f"0x{source[e.start]:02x}"
+        line, col = _line_col(body[: e.start].decode("utf-8"))
+        byte = f"0x{body[e.start]:02x}"
         raise _fail(file, _("the file is not UTF-8 text: byte {byte} cannot be read", byte=byte), line, col,
                     [_("save the file as UTF-8 (plain text) and try again")]) from None
+
+
+def _line_col(before: str) -> tuple[int, int]:
+    """Line and column (1-based, in characters) of what follows `before`; lines end where YAML ends them."""
+    lines = _LINE_BREAK.split(before)
+    return len(lines), len(lines[-1]) + 1
 
 
 _START = [_("a spec starts with `netspec: 1` and has a `model:` section; see {example}", example="specs/cifar.yaml")]
@@ -173,8 +181,7 @@ def _parse(doc: Document) -> dict:
         raise _fail(file, _("the file is over 1 MiB; a spec may be at most 1 MiB"))
     bad = _NON_PRINTABLE.search(text)
     if bad:  # YAML forbids them; say where, rather than PyYAML's character offset
-        line = text.count("\n", 0, bad.start()) + 1
-        col = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
+        line, col = _line_col(text[: bad.start()])
         code = f"U+{ord(bad.group()):04X}"
         what = _("a NUL byte") if bad.group() == "\x00" else _("the control character {code}", code=code)
         raise _fail(file, _("the file contains {what}; a spec is plain text", what=what), line, col,

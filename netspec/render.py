@@ -12,9 +12,9 @@ from .loader import Document
 from .registry import REQUIRED, LayerType, fmt
 
 
-def _visible(text: str) -> str:
+def _visible(text: str, keep: str = "") -> str:
     """Control characters a spec may smuggle into a name, shown as escapes: one problem, one line."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
 
 
 def width(text: str) -> int:
@@ -52,8 +52,9 @@ def problem_text(p: Problem, doc: Document | None, kind: str = "error") -> str:
     src = doc.source_line(p.line) if doc and p.line else ""
     if src:
         gutter = str(p.line)
-        lines.append(f"  {gutter} | {src.rstrip()}")
-        lines.append(f"  {' ' * len(gutter)} | {' ' * width(src[:(p.column or 1) - 1])}^")
+        shown, before = (_visible(t, keep="\t") for t in (src.rstrip(), src[:(p.column or 1) - 1]))
+        lines.append(f"  {gutter} | {shown}")  # a spec's escape sequences never reach the terminal
+        lines.append(f"  {' ' * len(gutter)} | {' ' * width(before)}^")
     hint = tr(_("hint"))
     lines += [f"  {hint}: {_visible(tr(h))}" for h in p.hints]
     if kind == "warning" and p.code:

@@ -22,17 +22,10 @@ CASES = [
     ("control_in_crlf_file", "netspec: 1\r\nname: x\r\nmodel: a\x02\r\n", "\x02", "U+0002"),
     ("control_after_a_bom", b"\xef\xbb\xbfnetspec: 1\nname: x\x1b\n", "\x1b", "U+001B"),
     ("invalid_utf8", b"netspec: 1\nmodel:\n  name: r\xe9seau\n", "\ufffd", "byte 0xe9"),
-    pytest.param("invalid_utf8_after_accents", b"netspec: 1\nname: r\xc3\xa9s\xe9au\n", "\ufffd", "byte 0xe9",
-                 marks=pytest.mark.xfail(strict=True, reason="BUG: the column is counted in bytes, not characters")),
-    pytest.param("invalid_utf8_after_a_bom", b"\xef\xbb\xbfnetspec: 1\nname: ab\n\xe9\n", "\ufffd", "byte 0xe9",
-                 marks=pytest.mark.xfail(strict=True, reason="BUG: after a byte-order mark the byte named and its "
-                                                             "place are 3 bytes off")),
-    pytest.param("control_in_cr_file", "netspec: 1\rname: x\rmodel: a\x02\r", "\x02", "U+0002",
-                 marks=pytest.mark.xfail(strict=True, reason="BUG: lines are counted at \\n only; YAML also ends "
-                                                             "them at \\r, \\x85, \\u2028 and \\u2029")),
-    pytest.param("control_after_a_line_separator", "netspec: 1\u2028name: x\x02\n", "\x02", "U+0002",
-                 marks=pytest.mark.xfail(strict=True, reason="BUG: lines are counted at \\n only; YAML also ends "
-                                                             "them at \\r, \\x85, \\u2028 and \\u2029")),
+    pytest.param("invalid_utf8_after_accents", b"netspec: 1\nname: r\xc3\xa9s\xe9au\n", "\ufffd", "byte 0xe9"),
+    pytest.param("invalid_utf8_after_a_bom", b"\xef\xbb\xbfnetspec: 1\nname: ab\n\xe9\n", "\ufffd", "byte 0xe9"),
+    pytest.param("control_in_cr_file", "netspec: 1\rname: x\rmodel: a\x02\r", "\x02", "U+0002"),
+    pytest.param("control_after_a_line_separator", "netspec: 1\u2028name: x\x02\n", "\x02", "U+0002"),
     # the loader: YAML's grammar
     ("tab_indent", "netspec: 1\nmodel:\n\tinput: [1]\n", "\t", "tab character"),
     ("tab_in_a_list", H + "    - ReLU\n\t- Flatten\n", "\t", "tab character"),

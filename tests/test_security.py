@@ -36,3 +36,17 @@ def test_the_rules_catch_what_they_are_for():
 def test_a_spec_name_cannot_leave_the_runs_folder(name):
     report = netspec.check(spec(["ReLU"], name=name))
     assert not report.valid and report.errors[0].path == ("name",)
+
+
+@pytest.mark.parametrize("sequence", ["\x1b[31m", "\x1b]0;owned\x07", "\x9b2J"])
+def test_a_specs_escape_sequences_never_reach_the_terminal_in_the_quoted_line(tmp_path, sequence):
+    from tests.helpers import run_cli
+
+    f = tmp_path / "s.yaml"
+    f.write_text(f"netspec: 1\nmodel:\n  input: [3, 8, 8]\n  layers:\n    - Conv2D{sequence}: 6\n")
+    code, out, err = run_cli("check", str(f))
+    assert code == 1 and "5 |" in err
+    assert "\x1b" not in err and "\x9b" not in err and "\x07" not in err
+    quoted = next(line for line in err.splitlines() if "5 |" in line)
+    caret = err.splitlines()[err.splitlines().index(quoted) + 1]
+    assert quoted.index("\\x") == caret.index("^")  # the caret under the character, shown as its escape
