@@ -103,6 +103,10 @@ def _parser(out: TextIO) -> _Parser:
     train.add_argument("--nproc", type=int, metavar="N", default=1,
                        help=t(_("train in N processes on this machine (data-parallel, as torchrun does)")))
     _common(train, t)
+    prep = sub.add_parser("prepare", help=t(_("decode a spec's folder of pictures into its cache on disk, ahead of "
+                                              "training")))
+    prep.add_argument("spec", metavar="SPEC")
+    _sets(prep, t)
     ev = sub.add_parser("eval", help=t(_("loss, accuracy and confusion matrix of a checkpoint on the test split")))
     ev.add_argument("checkpoint", metavar="CHECKPOINT")
     _common(ev, t)
@@ -141,6 +145,12 @@ def _parser(out: TextIO) -> _Parser:
                     help=t(_("write the spec to FILE (replaced at once, never left half written) instead")))
     layers = sub.add_parser("layers", help=t(_("list the layer types, or one layer's arguments")))
     layers.add_argument("name", nargs="?")
+    st = sub.add_parser("studio", help=t(_("edit a spec in a web page on this machine: checked, tabled and drawn as "
+                                           "you type")))
+    st.add_argument("target", nargs="?", metavar="SPEC_OR_FOLDER")
+    st.add_argument("--port", type=_at_least(0), default=0, metavar="N", help=t(_("the port (default: a free one)")))
+    st.add_argument("--no-browser", action="store_true", dest="no_browser",
+                    help=t(_("print the page's address but do not open a browser")))
     for parser in [p, *sub.choices.values()]:
         parser.stream = out
         parser.add_argument("--lang", choices=i18n.LANGUAGES, default=argparse.SUPPRESS,
@@ -198,7 +208,8 @@ def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: Te
         if args.command == "train" and rank != "0":  # under torchrun, rank 0 speaks for the run; the
             out, err = open(os.devnull, "w"), _Prefixed(err, tr(_("rank {rank}: ", rank=rank)))  # others only of their errors
         commands = {"check": _check, "train": _train, "eval": _eval, "predict": _predict, "export": _export, "plot": _plot, "draw": _draw, "schema": _schema,
-                    "layers": _layers, "import": _import}
+                    "layers": _layers, "import": _import, "prepare": _prepare,
+                    "studio": _studio}
         return commands[args.command](args, out, err)
     except NetspecError as e:
         from .render import problems_text, stopped_text
@@ -367,6 +378,24 @@ def _eval(args, out: TextIO, err: TextIO) -> int:
     return 0
 
 
+def _prepare(args, out: TextIO, err: TextIO) -> int:
+    import_torch()
+    from .prepare import prepare
+
+    done, reason = prepare(args.spec, _overrides(args))
+    if reason is not None:
+        out.write(_line("netspec prepare", _("nothing to prepare: {reason}", reason=reason)))
+    for p in done:
+        facts = {"split": p.split, "count": p.pictures, "shape": "x".join(map(str, p.shape)),
+                 "size": f"{p.nbytes / (1 << 20):.1f}", "path": p.path}
+        what = _("{split}: {count} pictures of {shape}, {size} MiB, written to {path}", **facts) if p.written else \
+            _("{split}: {count} pictures of {shape}, {size} MiB, already in {path}", **facts)
+        how = _("training reads it into memory") if p.in_memory else \
+            _("training reads it from disk, batch by batch (it is over data.memory_budget_mb)")
+        out.write(_line("netspec prepare", _("{what}; {how}", what=what, how=how)))
+    return 0
+
+
 def _draw(args, out: TextIO, err: TextIO) -> int:
     from .compiler import check
     from .draw import draw
@@ -418,4 +447,25 @@ def _predict(args, out: TextIO, err: TextIO) -> int:
         raise _Exit(2, _line("netspec predict", _("--top must be 1 or more")))
     results = predict(args.checkpoint, args.images, args.top, args.device or "cpu", args.overrides)
     out.write(dumps(predict_json(results)) if args.format == "json" else predict_text(results))
+    return 0
+
+
+def _studio(args, out: TextIO, err: TextIO) -> int:
+    from .studio.files import Refused
+    from .studio.server import serve, start, url
+
+    try:
+        studio, sock = start(args.target, args.port)
+    except Refused as e:
+        raise UsageError(Problem(e.message)) from None
+    except OSError as e:
+        raise UsageError(Problem(_("cannot listen on port {port}: {reason}", port=args.port, reason=e.strerror))) \
+            from None
+    out.write(_line("netspec studio", _("open {url} (Ctrl-C stops the server)", url=url(studio))))
+    out.flush()
+    if not args.no_browser:
+        import webbrowser
+
+        webbrowser.open(url(studio))
+    serve(studio, sock)
     return 0
