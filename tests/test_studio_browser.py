@@ -27,8 +27,9 @@ def chromium():
     executable = shutil.which("chromium")
     if executable is None:
         pytest.fail("the studio's browser tests need Debian's Chromium: run `apt-get install -y chromium`")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options()
     with sync_playwright() as p:
         # evil.test resolves to this machine, as a DNS-rebinding attacker's name would
         browser = p.chromium.launch(executable_path=executable,
@@ -94,13 +95,13 @@ def test_a_person_fixes_a_mistake_sees_the_table_and_saves(chromium, live, shots
     path = Path(live.folder.root) / "digits.yaml"
     page = _page(chromium)
     page.goto(server.url(live))
-    expect(page.locator("#table tbody tr")).to_have_count(8, timeout=TIMEOUT)  # the input and 7 layers
-    expect(page.locator("#status")).to_have_text("valid", timeout=TIMEOUT)
+    expect(page.locator("#table tbody tr")).to_have_count(8)  # the input and 7 layers
+    expect(page.locator("#status")).to_have_text("valid")
     page.screenshot(path=shots / "studio-1-opened.png")
 
     _edit_line(page, 14, "Linear: 128", "Linear: -128")
     underline = page.locator(".cm-lintRange-error")
-    expect(underline).to_have_count(1, timeout=TIMEOUT)
+    expect(underline).to_have_count(1)
     lines = page.locator(".cm-content .cm-line")
     expect(lines.nth(13).locator(".cm-lintRange-error")).to_have_text("-128")
     said = check(loads(path.read_text().replace("Linear: 128", "Linear: -128"), "digits.yaml")).errors[0]
@@ -111,15 +112,15 @@ def test_a_person_fixes_a_mistake_sees_the_table_and_saves(chromium, live, shots
     expect(problem.locator(".where")).to_have_text(f"14:{said.column}")
     expect(page.locator("#stale")).to_be_visible()
     page.locator(".cm-lintRange-error").hover()
-    expect(page.locator(".cm-tooltip-lint")).to_contain_text(str(said.message), timeout=TIMEOUT)
+    expect(page.locator(".cm-tooltip-lint")).to_contain_text(str(said.message))
     page.screenshot(path=shots / "studio-2-mistake.png")
 
     _edit_line(page, 14, "Linear: -128", "Linear: 64")
-    expect(page.locator(".cm-lintRange-error")).to_have_count(0, timeout=TIMEOUT)
+    expect(page.locator(".cm-lintRange-error")).to_have_count(0)
     linear = torch.nn.Linear(32 * 4 * 4, 64)
     params = sum(p.numel() for p in linear.parameters())
     row = page.locator("#table tbody tr").nth(5)
-    expect(row).to_contain_text(f"{params:,}", timeout=TIMEOUT)
+    expect(row).to_contain_text(f"{params:,}")
     expect(row).to_contain_text("(N, 64)")
     expect(page.locator("#diagram svg g.box").nth(5)).to_contain_text("(N, 64)")
     expect(page.locator("#stale")).to_be_hidden()
@@ -133,7 +134,7 @@ def test_a_person_fixes_a_mistake_sees_the_table_and_saves(chromium, live, shots
     page.screenshot(path=shots / "studio-4-clicked.png")
 
     page.keyboard.press("Control+s")
-    expect(page.locator("#status")).to_have_text("Saved digits.yaml", timeout=TIMEOUT)
+    expect(page.locator("#status")).to_have_text("Saved digits.yaml")
     assert "    - Linear: 64\n" in path.read_text()
     assert "Linear: 128" not in path.read_text()
     page.screenshot(path=shots / "studio-5-saved.png")
@@ -143,15 +144,15 @@ def test_a_person_fixes_a_mistake_sees_the_table_and_saves(chromium, live, shots
     _edit_line(page, 16, "Linear: 10", "Linear: 11")
     page.locator("#save").click()
     dialog = page.locator("#conflict")
-    expect(dialog).to_be_visible(timeout=TIMEOUT)
+    expect(dialog).to_be_visible()
     expect(dialog).to_contain_text("digits.yaml changed on disk")
     page.screenshot(path=shots / "studio-6-conflict.png")
     page.locator("#theirs").click()
-    expect(page.locator("#banner")).to_contain_text("digits.mine.yaml", timeout=TIMEOUT)
+    expect(page.locator("#banner")).to_contain_text("digits.mine.yaml")
     assert page.evaluate("() => netspecStudio.view.state.doc.toString()") == theirs
     assert "Linear: 11" in (path.parent / "digits.mine.yaml").read_text()
     assert path.read_text() == theirs
-    expect(page.locator("#status")).to_have_text("valid", timeout=TIMEOUT)
+    expect(page.locator("#status")).to_have_text("valid")
     page.screenshot(path=shots / "studio-7-theirs.png")
     page.context.close()
 
@@ -161,10 +162,10 @@ def test_the_page_speaks_chinese_when_asked(chromium, live, shots):
 
     page = _page(chromium, locale="zh-CN")
     page.goto(server.url(live))
-    expect(page.locator("#table tbody tr")).to_have_count(8, timeout=TIMEOUT)
+    expect(page.locator("#table tbody tr")).to_have_count(8)
     _edit_line(page, 14, "Linear: 128", "Linear: -128")
     message = page.locator("#problems li.error .message")
-    expect(message).to_contain_text("Linear 的 out_features", timeout=TIMEOUT)
+    expect(message).to_contain_text("Linear 的 out_features")
     expect(page.locator("#table thead")).to_contain_text("输出形状")
     page.screenshot(path=shots / "studio-8-chinese.png")
     page.context.close()
@@ -178,19 +179,19 @@ def test_completion_and_a_check_that_hangs(chromium, live, shots, monkeypatch):
 
     page = _page(chromium)
     page.goto(server.url(live))
-    expect(page.locator("#table tbody tr")).to_have_count(8, timeout=TIMEOUT)
+    expect(page.locator("#table tbody tr")).to_have_count(8)
     page.locator(".cm-content .cm-line").nth(14).click()  # `    - ReLU`, line 15
     page.keyboard.press("End")
     page.keyboard.press("Enter")
     page.keyboard.type("- Conv", delay=30)
     options = page.locator(".cm-tooltip-autocomplete li")
-    expect(options.first).to_be_visible(timeout=TIMEOUT)
+    expect(options.first).to_be_visible()
     labels = page.locator(".cm-tooltip-autocomplete .cm-completionLabel")
     assert {"Conv1d", "Conv2d", "ConvTranspose2d"} <= set(labels.all_inner_texts())
     page.keyboard.press("Escape")
     page.keyboard.type("2d: {", delay=30)
     page.keyboard.press("Control+Space")
-    expect(options.first).to_be_visible(timeout=TIMEOUT)
+    expect(options.first).to_be_visible()
     assert set(labels.all_inner_texts()) == set(layers()["Conv2d"].args)
     page.screenshot(path=shots / "studio-9-completion.png")
     page.keyboard.press("Escape")
@@ -206,7 +207,7 @@ def test_completion_and_a_check_that_hangs(chromium, live, shots, monkeypatch):
     live.check_seconds = 0.5
     try:
         page.keyboard.type(" # hang", delay=10)
-        expect(page.locator("#banner")).to_contain_text("took longer than 0.5 seconds", timeout=TIMEOUT)
+        expect(page.locator("#banner")).to_contain_text("took longer than 0.5 seconds")
         page.screenshot(path=shots / "studio-10-hangs.png")
         assert "# hang" in page.evaluate("() => netspecStudio.view.state.doc.toString()")
     finally:
