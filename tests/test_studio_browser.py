@@ -180,6 +180,14 @@ def test_completion_and_a_check_that_hangs(chromium, live, shots, monkeypatch):
     page = _page(chromium)
     page.goto(server.url(live))
     expect(page.locator("#table tbody tr")).to_have_count(8)
+    _edit_line(page, 16, "Linear: 10", "Linear: 11")  # digits has 10 classes: netspec knows the one fix
+    page.locator(".cm-lintRange-error").hover()
+    fix = page.locator(".cm-tooltip-lint .cm-diagnosticAction")
+    expect(fix).to_have_text("Fix it")
+    fix.click()
+    assert page.evaluate("() => netspecStudio.view.state.doc.line(16).text") == "    - Linear: 10"
+    expect(page.locator("#status")).to_have_text("valid")
+
     page.locator(".cm-content .cm-line").nth(14).click()  # `    - ReLU`, line 15
     page.keyboard.press("End")
     page.keyboard.press("Enter")
