@@ -164,6 +164,33 @@ def test_a_check_that_hangs_is_given_up_in_words(client, studio, folder, monkeyp
         release.set()
 
 
+def test_checks_still_hanging_are_capped_and_the_cap_lifts_when_they_end(client, studio, folder, monkeypatch):
+    release = threading.Event()
+    real = checking.check_text
+
+    def hangs(text, file):
+        if "hang" in text:
+            release.wait(10)
+        return real(text, file)
+    monkeypatch.setattr(checking, "check_text", hangs)
+    studio.check_seconds = 0.2
+    text = (folder / "digits.yaml").read_text()
+    try:
+        for _ in range(server.MAX_RUNNING):
+            assert client.post("/api/check", json={"text": "# hang\n", "path": "d.yaml"}).status_code == 503
+        busy = client.post("/api/check", json={"text": text, "path": "digits.yaml"})
+        assert busy.status_code == 503
+        assert busy.json()["error"] == f"{server.MAX_RUNNING} earlier checks are still running; wait for them, " \
+            "or start `netspec studio` again"
+    finally:
+        release.set()
+    for _ in range(100):
+        if studio.running == 0:
+            break
+        threading.Event().wait(0.05)
+    assert client.post("/api/check", json={"text": text, "path": "digits.yaml"}).json()["valid"] is True
+
+
 MISTAKE = ("Linear: 128", "Linear: -128")
 
 

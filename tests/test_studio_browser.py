@@ -71,7 +71,8 @@ def _page(chromium, locale="en-US"):
 
 
 def _cursor_line(page) -> int:
-    return page.evaluate("() => { const v = netspecStudio.view; return v.state.doc.lineAt(v.state.selection.main.head).number; }")
+    return page.evaluate("() => { const v = netspecStudio.view; "
+                         "return v.state.doc.lineAt(v.state.selection.main.head).number; }")
 
 
 def _edit_line(page, number: int, old: str, new: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import partial
 from importlib import resources
 
@@ -27,6 +28,7 @@ from .files import Folder, Refused
 from .words import words
 
 CHECK_SECONDS = 10.0  # a check that takes longer is given up, and the page says so
+MAX_RUNNING = 4  # checks at once in worker threads
 MAX_BODY = 8 * MAX_BYTES  # a request body: a 1 MiB spec as JSON, escapes and all, fits
 STATIC = {"app.js": "text/javascript", "style.css": "text/css", "codemirror.js": "text/javascript"}
 HEADERS = {"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -45,6 +47,8 @@ class Studio:
     token: str
     port: int
     check_seconds: float = CHECK_SECONDS
+    running: int = 0  # checks running in worker threads, given-up ones included
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 def _lang(request: Request) -> str:
@@ -175,8 +179,18 @@ async def _check(request: Request, studio: Studio) -> Response:
     if isinstance(body, Response):
         return body
 
+    if studio.running >= MAX_RUNNING:  # threads cannot be stopped: given-up checks still running are capped
+        return _error(_("{n} earlier checks are still running; wait for them, or start `netspec studio` again",
+                        n=studio.running), 503, lang)
+
     def work() -> dict:
-        return report_page(check_text(body["text"], body["path"] or "<spec>"), lang)
+        with studio.lock:
+            studio.running += 1
+        try:
+            return report_page(check_text(body["text"], body["path"] or "<spec>"), lang)
+        finally:
+            with studio.lock:
+                studio.running -= 1
     try:
         with anyio.fail_after(studio.check_seconds):
             result = await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
