@@ -409,8 +409,8 @@ def test_random_blocks_agree_with_torch(case: Case):
 # In place and out of place: the same values and gradients. -----------------------------------------
 
 # Every layer that takes `inplace`, with random arguments (a test checks the registry's list against these).
-# Slopes and alphas stay at 0 or above: torch has no backward pass for LeakyReLU, ELU or CELU in place with a
-# negative one, and builder.out_of_place does not build those out of place yet.
+# Slopes and alphas stay at 0 or above: torch has no backward pass for LeakyReLU, RReLU (testing), ELU or CELU
+# in place with a negative one, and builder.out_of_place does not build those out of place yet.
 _ALPHA = st.sampled_from([0.5, 1.0, 2.0])
 _P = st.fixed_dictionaries({"p": st.sampled_from([0.0, 0.2, 0.5])})
 IN_PLACE = {
