@@ -87,7 +87,7 @@ def check(spec: str | dict | Document, max_params: int | None = None, device: st
             batch = batch_size(doc.data) if trains_on_cpu(doc.data, device) else 0
         report.batch = batch
         too_big = memory_problem(report, max_params, batch=batch)
-        if too_big and (allocate or max_params is not None):
+        if too_big and not too_big.code and (allocate or max_params is not None):  # code: only a warning
             raise NetspecError(too_big)
         warnings = advise(report.layers, doc.data)
         if too_big and "memory" not in (doc.data.get("silence") or ()):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 from .catalog import DEFAULT_BATCH
-from .errors import Problem
+from .errors import Problem, UsageError
 from .i18n import _
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
@@ -24,10 +24,25 @@ def size(n: float) -> str:
     return ""
 
 
+MEMINFO = "/proc/meminfo"
+NVIDIA_GPUS = "/proc/driver/nvidia/gpus"  # a folder per GPU while NVIDIA's driver is loaded
+MEMORY_VARIABLE = "NETSPEC_MEMORY_BYTES"  # the memory to check against instead of this machine's
+
+
 def available_bytes() -> int | None:
-    """Memory this machine can still give (Linux MemAvailable); None where it cannot be read."""
+    """Memory this machine can still give: NETSPEC_MEMORY_BYTES when set (another machine's, or a fixed
+    figure for tests), else Linux's MemAvailable; None where it cannot be read."""
+    given = os.environ.get(MEMORY_VARIABLE, "").strip()
+    if given:
+        if not given.isdigit():
+            raise UsageError(Problem(_("the environment variable {name} is `{value}`, not a number of bytes",
+                                       name=MEMORY_VARIABLE, value=given[:40]),
+                                     hints=(_("write the bytes as digits alone ({example} for 16 GiB), or unset "
+                                              "it to check against this machine's free memory",
+                                              example=16 * 2**30),)).at(MEMORY_VARIABLE, None, None))
+        return int(given)
     try:
-        with open("/proc/meminfo") as f:
+        with open(MEMINFO) as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
@@ -36,12 +51,21 @@ def available_bytes() -> int | None:
     return None
 
 
+def gpu_visible() -> bool:
+    """Whether `auto` will find a CUDA GPU, judged without torch: an NVIDIA driver is loaded, and
+    CUDA_VISIBLE_DEVICES, when set, does not hide every device ("" or -1)."""
+    shown = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if shown is not None and shown.split(",")[0].strip() in ("", "-1"):
+        return False
+    return os.path.isdir(NVIDIA_GPUS)
+
+
 def trains_on_cpu(data: dict, device: str | None = None) -> bool:
-    """Whether a spec (or the `device` that overrides its train.device) trains in this machine's memory,
-    judged without torch: `cpu`, or `auto` where no NVIDIA driver is loaded."""
+    """Whether a spec (or the `device` that overrides its train.device) trains in this machine's memory:
+    `cpu`, or `auto` where no GPU is visible (gpu_visible)."""
     train = data.get("train") if isinstance(data.get("train"), dict) else {}
     name = device or train.get("device", "auto")
-    return name == "cpu" or (name == "auto" and not os.path.isdir("/proc/driver/nvidia/gpus"))
+    return name == "cpu" or (name == "auto" and not gpu_visible())
 
 
 def batch_size(data: dict) -> int:
@@ -52,7 +76,8 @@ def batch_size(data: dict) -> int:
 def memory_problem(report, max_params: int | None = None, limit: int | None = None, batch: int = 0,
                    gpu: bool = False) -> Problem | None:
     """A Problem when the model's weights and, for `batch` samples, its activations exceed `limit`
-    (default: this machine's available memory); `gpu`: that memory is a GPU's.
+    (default: this machine's available memory); `gpu`: that memory is a GPU's. Where that memory cannot be
+    read, a warning (its code already `memory`) that says the check is off, never a refusal.
 
     `max_params` overrides the guard for models up to that many parameters, and refuses bigger ones."""
     if max_params is not None:
@@ -60,8 +85,14 @@ def memory_problem(report, max_params: int | None = None, limit: int | None = No
             return None
         limit, batch = max_params * 4, 0
     limit = available_bytes() if limit is None else limit
+    if limit is None:
+        return Problem(_("cannot read this machine's free memory; the memory check is off"), (),
+                       (_("pass {option} to check the model against a number of parameters instead",
+                          option="--max-params N"),
+                        _("set {name} to the memory, in bytes, of the machine that will train it",
+                          name=MEMORY_VARIABLE)), code="memory").at(MEMINFO, None, None)
     weights, activations = report.param_bytes, batch * report.activation_bytes
-    if limit is None or weights + activations <= limit:
+    if weights + activations <= limit:
         return None
     only = _only(size(limit), max_params is not None, gpu)
     if weights >= activations:

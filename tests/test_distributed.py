@@ -221,17 +221,29 @@ def test_batchnorm_with_a_tiny_last_batch_trains_and_its_test_figures_are_the_ch
     assert result["accuracy"] == pytest.approx(float(last["test_accuracy"]))
 
 
-def _ranks() -> dict[int, int]:
-    """pid of each netspec rank that torchrun started (from their environment)."""
+def _environ(pid: int) -> dict[bytes, bytes]:
+    """A process's environment ({} once it has ended, or for a zombie)."""
+    try:
+        return dict(kv.split(b"=", 1) for kv in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in kv)
+    except OSError:
+        return {}
+
+
+def _ranks(launcher: int) -> dict[int, int]:
+    """pid of each rank of this test's job: the launcher's own children that torchrun started (never another
+    job's processes), by their RANK."""
     found = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            env = dict(kv.split(b"=", 1) for kv in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0") if b"=" in kv)
-        except OSError:
-            continue
-        if env.get(b"TORCHELASTIC_RUN_ID") and env.get(b"PYTHONPATH") == str(ROOT).encode() and b"RANK" in env:
-            found[int(env[b"RANK"])] = int(pid)
+    for task in os.listdir(f"/proc/{launcher}/task"):
+        for pid in map(int, Path(f"/proc/{launcher}/task/{task}/children").read_text().split()):
+            env = _environ(pid)
+            if env.get(b"TORCHELASTIC_RUN_ID") and b"RANK" in env:
+                found[int(env[b"RANK"])] = pid
     return found
+
+
+def _running(pid: int, job: bytes) -> bool:
+    """Whether a rank still runs: its pid alive, not a zombie, and still the job's (not a pid used again)."""
+    return _environ(pid).get(b"TORCHELASTIC_RUN_ID") == job
 
 
 @pytest.mark.parametrize("victim,sig", [(1, signal.SIGKILL), ("launcher", signal.SIGINT)])
@@ -246,8 +258,9 @@ def test_a_dead_rank_or_ctrl_c_stops_every_rank_with_a_message(tmp_path, victim,
         deadline = time.monotonic() + 120
         while not (run_dir / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        ranks = _ranks()
+        ranks = _ranks(proc.pid)
         assert sorted(ranks) == [0, 1] and proc.poll() is None
+        job = _environ(ranks[0])[b"TORCHELASTIC_RUN_ID"]
         os.kill(proc.pid if victim == "launcher" else ranks[victim], sig)
         out, err = proc.communicate(timeout=60)  # bounded: no rank hangs waiting for the dead one
     finally:
@@ -259,7 +272,7 @@ def test_a_dead_rank_or_ctrl_c_stops_every_rank_with_a_message(tmp_path, victim,
         assert proc.returncode == 1
         assert f"rank 1 (process {ranks[1]}) was killed by SIGKILL; every rank of the job was stopped" in err
     assert "Traceback" not in err
-    assert not any(pid in _ranks().values() for pid in ranks.values())
+    assert not any(_running(pid, job) for pid in ranks.values())
     assert checkpoint.load(str(run_dir / "last.pt"))["epoch"] >= 1
 
 

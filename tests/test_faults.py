@@ -10,11 +10,14 @@ import subprocess
 import sys
 import time
 import types
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import yaml
 from PIL import Image
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from netspec import atomic, checkpoint, rundir
 from netspec.errors import NetspecError
@@ -32,12 +35,26 @@ FILES = {"spec.yaml", "best.pt", "last.pt", "metrics.csv", "curves.png"}
 REPORT: dict = {"sigkill": [], "torn writes": [], "write faults": [], "bit flips": {}, "ctrl-c": []}
 
 # `python -c HARNESS NAME NTH ARGV...`: netspec's command line (as `python -m netspec ARGV`), killed by SIGKILL
-# when its NTH write of checkpoint NAME has put half of the file into the temporary file beside it.
+# when its NTH write of checkpoint NAME has put half of the file into the temporary file beside it. Python's
+# audit hooks log, to the file $FAULTS_LOG, each opening of a run file by its own name for writing ("in place")
+# and each rename onto one ("renamed"), whatever code does it.
 HARNESS = """\
 import io, os, signal, sys, time
 from netspec import checkpoint
 from netspec.cli import main
 
+log = open(os.environ["FAULTS_LOG"], "a", buffering=1)
+RUN_FILES = {"spec.yaml", "metrics.csv", "last.pt", "best.pt", "curves.png"}
+
+def audit(event, args):
+    if event == "open" and isinstance(args[0], str) and os.path.basename(args[0]) in RUN_FILES:
+        mode, flags = args[1], args[2]
+        if set(mode or "") & set("wax+") or mode is None and flags & (os.O_WRONLY | os.O_RDWR):
+            log.write(f"in place {os.path.basename(args[0])}\\n")
+    elif event == "os.rename" and os.path.basename(str(args[1])) in RUN_FILES:
+        log.write(f"renamed {os.path.basename(str(args[1]))}\\n")
+
+sys.addaudithook(audit)
 name, nth = sys.argv[1], int(sys.argv[2])
 real, writes = checkpoint.atomic_write, []
 
@@ -62,27 +79,41 @@ checkpoint.atomic_write = faulty
 sys.exit(main(sys.argv[3:]))
 """
 
+# `python -c STEPS ARGV...`: netspec's command line, printing `step` after each optimizer step (torch's own
+# hook on every optimizer), so that a test can kill it at a step of its choosing, whatever the machine's load.
+STEPS = """\
+import sys
+from torch.optim.optimizer import register_optimizer_step_post_hook
+from netspec.cli import main
+
+register_optimizer_step_post_hook(lambda *args: print("step", flush=True))
+sys.exit(main(sys.argv[1:]))
+"""
+
 
 def _ctrl_c_as_in_a_terminal():
     # A job started in the background inherits SIGINT ignored, and Python then keeps it ignored.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def spawn(tmp_path: Path, *argv: str, harness: tuple = ()) -> subprocess.Popen:
-    """`python -m netspec ARGV` (or the HARNESS with its two arguments) as a separate process."""
-    head = ["-c", HARNESS, *harness] if harness else ["-m", "netspec"]
+def spawn(tmp_path: Path, *argv: str, harness: tuple = (), steps: bool = False) -> subprocess.Popen:
+    """`python -m netspec ARGV` (or the HARNESS with its two arguments, logging to tmp_path/NAME.log, or STEPS)
+    as a separate process, its stdout a pipe of lines."""
+    head = ["-c", HARNESS, *harness] if harness else ["-c", STEPS] if steps else ["-m", "netspec"]
     # Idle OpenMP threads sleep rather than spin: several runs at once on a few cores waste less time, and
     # the threads, and so the arithmetic, stay those of the uninterrupted run.
     env = {"OMP_WAIT_POLICY": "PASSIVE", **os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, *head, *argv], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, preexec_fn=_ctrl_c_as_in_a_terminal)
+    if harness:
+        env["FAULTS_LOG"] = str(tmp_path / f"{harness[0]}.log")
+    return subprocess.Popen([sys.executable, *head, *argv], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_ctrl_c_as_in_a_terminal)
 
 
 def finish(proc: subprocess.Popen) -> str:
     """Kill the process if it still runs; its stderr."""
     if proc.poll() is None:
         proc.kill()
-    return proc.communicate(timeout=60)[1].decode()
+    return proc.communicate(timeout=60)[1]
 
 
 def temporary_files(folder: Path) -> list[str]:
@@ -112,24 +143,29 @@ def spec_file(tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def whole(spec_file, tmp_path_factory) -> dict:
-    """The uninterrupted run: its folder, and the weights last.pt held after each epoch."""
+    """The uninterrupted run: its folder, the weights last.pt held after each epoch, and its optimizer steps."""
     run_dir = tmp_path_factory.mktemp("whole") / "run"
-    by_epoch = {}
+    by_epoch, steps = {}, []
     real_save = checkpoint.save
 
     def keeping(path, payload):
         real_save(path, payload)
         if path.endswith("last.pt"):
             by_epoch[payload["epoch"]] = weights(io.BytesIO(Path(path).read_bytes()))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(checkpoint, "save", keeping)
-        code, _, err = run_cli("train", spec_file, "--set", f"output.dir={run_dir}")
+    counting = register_optimizer_step_post_hook(lambda *args: steps.append(1))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(checkpoint, "save", keeping)
+            code, _, err = run_cli("train", spec_file, "--set", f"output.dir={run_dir}")
+    finally:
+        counting.remove()
     assert (code, err) == (0, "")
+    assert len(steps) % EPOCHS == 0 and len(steps) // EPOCHS > 20  # an epoch long enough to land a kill inside
     assert sorted(by_epoch) == list(range(1, EPOCHS + 1))
     assert same_weights(by_epoch[EPOCHS], weights(run_dir / "last.pt"))
     accuracy = [float(r["test_accuracy"]) for r in metrics(run_dir)]
     assert accuracy[0] < accuracy[1] < accuracy[2]  # best.pt is written in epochs 1 to 3 (the faults below rely on it)
-    return {"dir": run_dir, "weights": by_epoch, "rows": metrics(run_dir)}
+    return {"dir": run_dir, "weights": by_epoch, "rows": metrics(run_dir), "steps per epoch": len(steps) // EPOCHS}
 
 
 def figures(rows: list[dict]) -> list[list[str]]:
@@ -153,64 +189,40 @@ def resume_to_the_end(run_dir: Path, whole: dict, done: int, epochs: int = EPOCH
 # SIGKILL ------------------------------------------------------------------------------------------------------
 
 
-class Watch:
-    """A training process seen from outside: when its folder appeared and when each epoch's last.pt did."""
-
-    def __init__(self, run: Path):
-        self.run, self.times, self.inode = run, [], None
-
-    def look(self) -> None:
-        now = time.monotonic()
-        if not self.times:
-            if (self.run / "spec.yaml").exists():
-                self.times.append(now)
-            return
-        try:
-            inode = os.stat(self.run / "last.pt").st_ino  # a new file each epoch: os.replace of a new one
-        except FileNotFoundError:
-            return
-        if inode != self.inode:
-            self.inode = inode
-            self.times.append(now)
-
-    def due(self, moment) -> bool:
-        """moment None: as soon as the folder exists; (e, f): a fraction f of epoch e's length after epoch e's
-        last.pt appeared, which is within epoch e + 1 or its checkpoint writes."""
-        if moment is None:
-            return bool(self.times)
-        epoch, fraction = moment
-        if len(self.times) <= epoch:
-            return False
-        length = self.times[epoch] - self.times[epoch - 1]
-        return time.monotonic() >= self.times[epoch] + fraction * length
+def kill_at(proc: subprocess.Popen, moment: int | None, sig: int = signal.SIGKILL) -> int | None:
+    """Read a STEPS run's stdout and send it `sig` at `moment`: None, as soon as it says where it trains (its
+    folder made, no checkpoint written yet); n, just after its n-th optimizer step. The steps it was signalled
+    after, or None when it ended first."""
+    steps = 0
+    for line in proc.stdout:
+        steps += line == "step\n"
+        if line.startswith("training ") if moment is None else steps == moment:
+            proc.send_signal(sig)
+            return steps
+    return None
 
 
 def test_sigkill_at_random_moments_leaves_a_loadable_last_pt_and_resume_ends_as_an_uninterrupted_run(
         tmp_path, spec_file, whole):
-    """Four runs killed with SIGKILL: one as soon as its folder exists (before any checkpoint: --resume is
-    refused clearly, and training again works), three at seeded-random moments inside later epochs. Each
-    last.pt loads, holds an epoch of the uninterrupted run exactly, and --resume finishes with the
-    uninterrupted run's weights and metrics."""
-    rng = random.Random(1802)
-    # (e, f): within epoch e + 1 <= 5, so that a kill seen late still comes before the run ends
-    moments = [None] + [(epoch, round(rng.random(), 3)) for epoch in sorted(rng.sample(range(1, EPOCHS - 1), 3))]
+    """Four runs killed with SIGKILL: one as soon as it says where it trains (before any checkpoint: --resume is
+    refused clearly, and training again works), three just after seeded-random optimizer steps of epochs 2
+    to 5, one of them an epoch's last (its test pass and checkpoint writes follow). Each was killed before it
+    ended; each last.pt loads, holds an epoch of the uninterrupted run exactly, and --resume finishes with the
+    uninterrupted run's weights and metrics. The kills follow the runs' own steps, not the clock: a busy
+    machine only slows them."""
+    rng, per = random.Random(1802), whole["steps per epoch"]
+    epochs = sorted(rng.sample(range(1, EPOCHS - 1), 3))  # a kill within epoch e + 1 <= 5: the run is not over
+    moments = [None] + [e * per + rng.randint(1, per) for e in epochs[:2]] + [(epochs[2] + 1) * per]
     runs = [tmp_path / f"killed{i}" for i in range(len(moments))]
-    procs = [spawn(tmp_path, "train", spec_file, "--set", f"output.dir={run}") for run in runs]
-    watches = [Watch(run) for run in runs]
-    try:
-        deadline = time.monotonic() + 120
-        while any(p.returncode is None for p in procs) and time.monotonic() < deadline:
-            for proc, watch, moment in zip(procs, watches, moments):
-                if proc.poll() is None:
-                    watch.look()
-                    if watch.due(moment):
-                        proc.send_signal(signal.SIGKILL)
-                        proc.wait()
-            time.sleep(0.0005)
-    finally:
-        errs = [finish(proc) for proc in procs]
-    for proc, err in zip(procs, errs):
-        assert proc.returncode == -signal.SIGKILL, err  # killed while it trained, not after it ended
+    procs = [spawn(tmp_path, "train", spec_file, "--set", f"output.dir={run}", steps=True) for run in runs]
+    with ThreadPoolExecutor(len(procs)) as pool:
+        try:
+            killed_after = list(pool.map(kill_at, procs, moments, timeout=300))
+        finally:
+            errs = [finish(proc) for proc in procs]
+    for proc, err, moment, after in zip(procs, errs, moments, killed_after):
+        assert proc.returncode == -signal.SIGKILL and after is not None, err  # killed while it trained
+        assert after == (moment or 0)
 
     for run, moment in zip(runs, moments):
         leftovers = temporary_files(run)
@@ -228,7 +240,8 @@ def test_sigkill_at_random_moments_leaves_a_loadable_last_pt_and_resume_ends_as_
             continue
         ckpt = checkpoint.load(str(run / "last.pt"))  # never torn, never refused
         done = ckpt["epoch"]
-        assert 1 <= done <= EPOCHS and same_weights(ckpt["state_dict"], whole["weights"][done])
+        # every epoch that ended before the kill's step is saved; the last epoch is not: the run was cut short
+        assert ((moment or 1) - 1) // per <= done < EPOCHS and same_weights(ckpt["state_dict"], whole["weights"][done])
         resume_to_the_end(run, whole, done)
         REPORT["sigkill"].append({"moment": moment, "last.pt epoch": done, "leftovers": leftovers,
                                   "outcome": "resumed to the uninterrupted weights"})
@@ -274,6 +287,19 @@ def test_sigkill_in_the_middle_of_a_checkpoint_write_keeps_the_previous_one(torn
     assert same_weights(weights(run / "best.pt"), weights(whole["dir"] / "best.pt"))
     REPORT["torn writes"].append({"file": name, "torn bytes": torn_bytes, "leftover": leftovers[0],
                                   "last.pt epoch after the kill": 2})
+
+
+def test_run_files_are_never_written_in_place_only_renamed_over_the_old_ones(torn):
+    """Why a kill at any moment leaves the old file or the new one: no run file is ever opened for writing by
+    its own name (a copy over it, or a write in place, would leave it torn); each is written beside and
+    renamed over the old one. Seen from outside netspec's code, by Python's audit hooks, in the runs above."""
+    for name, (run, _, _) in torn.items():
+        log = (run.parent / f"{name}.log").read_text().splitlines()
+        assert not [line for line in log if line.startswith("in place")], log
+        renamed = Counter(line.removeprefix("renamed ") for line in log)
+        # epochs 1 and 2 whole, and epoch 3 up to the kill: best.pt improves in epochs 1 to 3
+        assert renamed["spec.yaml"] == 1 and renamed["metrics.csv"] == 2 and renamed["curves.png"] >= 1, log
+        assert (renamed["last.pt"], renamed["best.pt"]) == ((2, 3) if name == "last.pt" else (2, 2)), log
 
 
 # A full disk, a read-only folder ------------------------------------------------------------------------------
@@ -486,16 +512,13 @@ INTERRUPTED = re.compile(r"netspec: interrupted: (\d+) epochs? finished and save
 
 def test_ctrl_c_during_an_epoch_stops_with_a_consistent_checkpoint_and_says_how_to_resume(tmp_path, spec_file,
                                                                                            whole):
-    """SIGINT while epoch 2 trains (sent as soon as epoch 1's files are written): exit 130, one message with
+    """SIGINT while epoch 2 trains (sent just after its middle optimizer step): exit 130, one message with
     the number of epochs saved (that of last.pt) and `netspec train --resume RUN`, no traceback; last.pt
     loads; --resume ends with the uninterrupted run's weights."""
-    run = tmp_path / "ctrl-c"
-    proc = spawn(tmp_path, "train", spec_file, "--set", f"output.dir={run}")
+    run, per = tmp_path / "ctrl-c", whole["steps per epoch"]
+    proc = spawn(tmp_path, "train", spec_file, "--set", f"output.dir={run}", steps=True)
     try:
-        deadline = time.monotonic() + 120
-        while proc.poll() is None and time.monotonic() < deadline and not (run / "metrics.csv").exists():
-            time.sleep(0.0005)
-        proc.send_signal(signal.SIGINT)
+        assert kill_at(proc, per + per // 2, signal.SIGINT) == per + per // 2
         proc.wait(timeout=60)
     finally:
         err = finish(proc)
