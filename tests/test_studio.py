@@ -261,6 +261,12 @@ def test_the_table_of_a_spec_with_blocks_leads_to_its_lines(client):
     assert report["valid"] and len(report["table"]["rows"]) == len(report["layers"]) > 40
     assert all(1 <= layer["line"] <= len(text.splitlines()) for layer in report["layers"])
     assert any(edge[2] > 0 for edge in report["diagram"]["edges"]), "skip connections drawn as arcs"
+    lines = text.splitlines()
+    use = lines.index("    - basic: {channels: 16}") + 1
+    block = lines.index("  basic:") + 1
+    first = [layer for layer in report["layers"] if layer["name"].startswith("basic_1.")]
+    assert len(first) == 8 and all(layer["use_line"] == use and layer["line"] > block for layer in first)
+    assert report["layers"][0]["use_line"] is None
 
 
 def _sha(path) -> str:

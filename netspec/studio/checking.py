@@ -48,6 +48,9 @@ def report_page(report: Report, lang: str) -> dict:
                 silence = f"silence: [{p.code}]"
                 w["hints"].append(tr(_("if it is meant, add `{line}` to the spec to silence this warning",
                                        line=silence)))
+            for layer, info in zip(out["layers"], report.layers):  # a block's entry: also where the block is used
+                origin = info.node.origin
+                layer["use_line"] = report.doc.locate(origin)[0] if origin is not None and report.doc else None
             if report.valid:
                 out["table"] = _table(report)
                 out["diagram"] = _diagram(report)

@@ -186,8 +186,15 @@
     const boxH = 0.62 * PX;
     for (const [name, [first, last]] of Object.entries(d.groups)) {
       const top = d.boxes[first].y * PX - 15, bottom = d.boxes[last].y * PX + boxH + 6;
-      svg.append(el("rect", {x: left - 8, y: top, width: boxW + 16, height: bottom - top, class: "group"}));
-      svg.append(el("text", {x: left - 4, y: top + 10, class: "group-label"}, name));
+      const group = el("g", {class: "group"});
+      group.append(el("rect", {x: left - 8, y: top, width: boxW + 16, height: bottom - top}));
+      group.append(el("text", {x: left - 4, y: top + 10, class: "group-label"}, name));
+      const use = report.layers[d.boxes[first].layers[0]].use_line;
+      if (use) {
+        group.dataset.line = use;
+        group.addEventListener("click", () => goTo(use));
+      }
+      svg.append(group);
     }
     d.boxes.forEach((b, k) => {
       const g = el("g", {class: "box" + (k === 0 ? " input" : "") + (b.layers.length > 1 ? " folded" : "")});
