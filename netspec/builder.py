@@ -104,7 +104,9 @@ def out_of_place(layers: list[LayerInfo]) -> set[int]:
         if writes:
             made_by = layers[shared].node.layer.name if shared >= 0 else None
             others = [k for j in users[shared] for k in readers.get(j, ()) if k != i]
-            if made_by not in KEEP_NO_OUTPUT or any(
+            # torch has no backward pass for LeakyReLU, RReLU, ELU or CELU in place with a negative slope
+            negative = min(info.args.get(k, 0) or 0 for k in ("negative_slope", "lower", "upper", "alpha")) < 0
+            if made_by not in KEEP_NO_OUTPUT or negative or any(
                     k > i or not (layers[k].node.layer.views and not layers[k].args.get("inplace")) for k in others):
                 refused.add(i)
                 writes = False

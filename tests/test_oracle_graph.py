@@ -409,14 +409,14 @@ def test_random_blocks_agree_with_torch(case: Case):
 # In place and out of place: the same values and gradients. -----------------------------------------
 
 # Every layer that takes `inplace`, with random arguments (a test checks the registry's list against these).
-# Slopes and alphas stay at 0 or above: torch has no backward pass for LeakyReLU, RReLU (testing), ELU or CELU
-# in place with a negative one, and builder.out_of_place does not build those out of place yet.
-_ALPHA = st.sampled_from([0.5, 1.0, 2.0])
+# Negative slopes and alphas included: torch has no backward pass for them in place, so netspec must build
+# those layers out of place.
+_ALPHA = st.sampled_from([0.5, 1.0, 2.0, -0.5])
 _P = st.fixed_dictionaries({"p": st.sampled_from([0.0, 0.2, 0.5])})
 IN_PLACE = {
     "ReLU": st.just({}), "ReLU6": st.just({}), "SELU": st.just({}), "SiLU": st.just({}), "Mish": st.just({}),
-    "Hardswish": st.just({}), "Hardsigmoid": st.just({}), "RReLU": st.just({}),
-    "LeakyReLU": st.fixed_dictionaries({"negative_slope": st.sampled_from([0.0, 0.01, 0.3])}),
+    "Hardswish": st.just({}), "Hardsigmoid": st.just({}), "RReLU": st.sampled_from([{}, {"lower": -0.5, "upper": -0.1}]),
+    "LeakyReLU": st.fixed_dictionaries({"negative_slope": st.sampled_from([0.0, 0.01, 0.3, -0.5])}),
     "ELU": st.fixed_dictionaries({"alpha": _ALPHA}), "CELU": st.fixed_dictionaries({"alpha": _ALPHA}),
     "Hardtanh": st.sampled_from([{}, {"min_val": -0.5, "max_val": 0.25}, {"min_val": 0.0, "max_val": 6.0}]),
     "Threshold": st.fixed_dictionaries({"threshold": st.sampled_from([-0.5, 0.0, 0.3]),
