@@ -1,5 +1,6 @@
 """bench/mutants.py stays runnable: every mutant's line is still in the code, once, and its tests exist."""
 import importlib.util
+import sys
 
 from tests.helpers import ROOT
 
@@ -7,6 +8,7 @@ from tests.helpers import ROOT
 def _mutants():
     spec = importlib.util.spec_from_file_location("mutants", ROOT / "bench" / "mutants.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["mutants"] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
