@@ -125,7 +125,7 @@ MUTANTS = [
       "        improved = True", ("tests/test_training_semantics.py",)),
     # The memory guard.
     M("guard-ignores-activations", "netspec/guard.py",
-      "    if limit is None or weights + activations <= limit:", "    if limit is None or weights <= limit:",
+      "    if weights + activations <= limit:", "    if weights <= limit:",
       ("tests/test_guard.py",)),
     # Data.
     M("data-totensor-scale", "netspec/data.py", ".to(dtype=torch.get_default_dtype()).div(255)",
