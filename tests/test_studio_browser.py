@@ -44,7 +44,21 @@ def live(tmp_path):
     folder = tmp_path / "work"
     folder.mkdir()
     shutil.copy(ROOT / "specs" / "digits.yaml", folder / "digits.yaml")
-    studio, sock = server.start(str(folder / "digits.yaml"))
+    yield from _serve(str(folder / "digits.yaml"))
+
+
+@pytest.fixture
+def live_folder(tmp_path):
+    """The real server for a folder of two specs."""
+    folder = tmp_path / "specs"
+    (folder / "more").mkdir(parents=True)
+    shutil.copy(ROOT / "specs" / "digits.yaml", folder / "digits.yaml")
+    shutil.copy(ROOT / "specs" / "resnet_cifar.yaml", folder / "more" / "resnet_cifar.yaml")
+    yield from _serve(str(folder))
+
+
+def _serve(target: str):
+    studio, sock = server.start(target)
     uv = server.make_server(studio)
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -66,6 +80,9 @@ def shots(tmp_path) -> Path:
 
 
 def _page(chromium, locale="en-US"):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT)
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
     return context.new_page()
 
@@ -224,6 +241,23 @@ def test_completion_and_a_check_that_hangs(chromium, live, shots, monkeypatch):
     page.context.close()
 
 
+def test_a_folder_lists_its_specs_to_open(chromium, live_folder, shots):
+    from playwright.sync_api import expect
+
+    page = _page(chromium)
+    page.goto(server.url(live_folder))
+    files = page.locator("#files")
+    expect(files.locator("option")).to_have_text(["Choose a spec to open:", "digits.yaml", "more/resnet_cifar.yaml"])
+    expect(page.locator("#save")).to_be_disabled()
+    files.select_option("more/resnet_cifar.yaml")
+    expect(page.locator("#status")).to_have_text("valid")
+    expect(page.locator("#table tbody tr")).to_have_count(1 + 82)
+    expect(page.locator("#diagram svg g.group")).to_have_count(9)  # the block uses: 3 + 1 + 2 + 1 + 2
+    expect(files.locator("option")).to_have_text(["digits.yaml", "more/resnet_cifar.yaml"])
+    page.screenshot(path=shots / "studio-11-folder.png")
+    page.context.close()
+
+
 def test_strangers_are_refused(chromium, live, shots):
     page = _page(chromium)
     bare = f"http://127.0.0.1:{live.port}/"
@@ -233,5 +267,5 @@ def test_strangers_are_refused(chromium, live, shots):
     response = page.goto(f"http://evil.test:{live.port}/?token={live.token}")
     assert response.status == 421
     assert f"127.0.0.1:{live.port}" in page.inner_text("body")
-    page.screenshot(path=shots / "studio-11-refused.png")
+    page.screenshot(path=shots / "studio-12-refused.png")
     page.context.close()

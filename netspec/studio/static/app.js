@@ -347,6 +347,7 @@
       return;
     }
     file = {path, hash: r.data.hash, saved: r.data.text};
+    for (const option of $("files").options) if (!option.value) option.remove();
     $("files").value = path;
     view.setState(makeState(r.data.text));
     dirty();
