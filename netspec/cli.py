@@ -345,7 +345,8 @@ def _train(args, out: TextIO, err: TextIO) -> int:
             (["--max-params", str(args.max_params)] if args.max_params is not None else [])
         argv += ["--lang", i18n.current()]  # the ranks speak the language this command was given
         return launch(args.nproc, argv, err)
-    history = train(args.spec, _overrides(args), args.device, args.resume, stream=out, max_params=args.max_params)
+    history = train(args.spec, _overrides(args), args.device, args.resume, stream=out, max_params=args.max_params,
+                    errors=err)
     out.write(tr(_("run folder: {path}", path=history.run_dir)) + "\n")
     return 0
 

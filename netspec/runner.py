@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -15,13 +16,14 @@ from . import overrides as ov
 from .atomic import remove_leftovers
 from .catalog import PER_BATCH_SCHEDULERS, resolved
 from .compiler import check
-from .errors import NetspecError, Problem
+from .errors import NetspecError, Problem, UsageError
 from .evaluation import run_eval, targets
 from .fastdata import loaders
 from .guard import gpu_problem
 from .i18n import _
 from .loader import Document, load
 from .objectives import make_loss, make_optimizer, make_scheduler, sums
+from .render import problem_text
 
 
 @dataclass
@@ -40,17 +42,20 @@ class Trainer:
     Under torchrun (WORLD_SIZE > 1) it is one rank of a data-parallel run: see distributed.py."""
 
     def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None,
-                 max_params: int | None = None):
+                 max_params: int | None = None, errors: TextIO | None = None):
         from .data import check_fits, load_data
         from .progress import Progress
 
         report = check(doc, max_params, device, allocate=True)
         if not report.valid:
-            raise NetspecError(report.errors)
+            raise (UsageError if report.exit_code == 2 else NetspecError)(report.errors)
         stem = os.path.splitext(os.path.basename(doc.file))[0]
         self.spec = resolved(doc.data, stem if stem and not stem.startswith("<") else "run")
         tr, dt = self.spec["train"], self.spec["data"]
         self.world = distributed.from_env()
+        if self.world.main:  # the guard is off on this machine: said by train as by check
+            for w in (w for w in report.warnings if w.code == "memory"):
+                (errors or sys.stderr).write(problem_text(w, doc, "warning") + "\n")
         self.device = self._device(report, device, max_params)
         torch.manual_seed(tr["seed"])
         if not self.world.main:
@@ -346,11 +351,12 @@ def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
 
 
 def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), device: str | None = None,
-          resume: str | None = None, stream: TextIO | None = None, max_params: int | None = None) -> History:
+          resume: str | None = None, stream: TextIO | None = None, max_params: int | None = None,
+          errors: TextIO | None = None) -> History:
     """Train a spec (path or dict), or resume the run in folder `resume`; returns the History."""
     doc = _document(spec, overrides, resume)
     try:
-        return _train(doc, device, resume, stream, max_params)
+        return _train(doc, device, resume, stream, max_params, errors)
     except Interrupted:
         raise
     except NetspecError as e:  # located in the spec where the problem has a place there (not a full disk)
@@ -416,8 +422,8 @@ def _peer_failure(e: Exception) -> bool:
                                                    any(w in str(e).lower() for w in ("gloo", "nccl")))
 
 
-def _train(doc: Document, device, resume, stream, max_params) -> History:
-    trainer = Trainer(doc, device, resume, stream, max_params)
+def _train(doc: Document, device, resume, stream, max_params, errors) -> History:
+    trainer = Trainer(doc, device, resume, stream, max_params, errors)
     if trainer.start >= trainer.spec["train"]["epochs"]:
         trainer.progress.say(_("{folder} has already trained {done} of {epochs} epochs; to train more, add {option}",
                                folder=trainer.run_dir, done=trainer.start, epochs=trainer.spec["train"]["epochs"],

@@ -184,3 +184,28 @@ def test_running_out_of_memory_while_training_is_said_with_what_to_lower(tmp_pat
     assert "training ran out of memory" in err and "lower data.batch_size" in err
     assert ("Tried to allocate 2.00 GiB" in err) == (error == "torch")
     assert f"{spec}:4:" in err  # at data.batch_size
+
+
+def _digits_spec(tmp_path):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"netspec: 1\ndata:\n  dataset: digits\nmodel:\n  input: [1, 8, 8]\n  layers:\n    - Flatten\n"
+                    f"    - Linear: 10\ntrain:\n"
+                    f"  epochs: 1\n  device: cpu\noutput:\n  dir: {tmp_path / 'runs'}\n  tensorboard: false\n")
+    return spec
+
+
+def test_train_says_too_that_the_memory_check_is_off(tmp_path, monkeypatch):
+    from netspec import guard
+
+    monkeypatch.delenv(guard.MEMORY_VARIABLE)
+    monkeypatch.setattr(guard, "MEMINFO", str(tmp_path / "no-meminfo"))
+    code, out, err = run_cli("train", str(_digits_spec(tmp_path)))
+    assert code == 0 and "warning[memory]: cannot read this machine's free memory; the memory check is off" in err
+
+
+def test_train_given_a_malformed_memory_variable_is_a_usage_error(tmp_path, monkeypatch):
+    from netspec import guard
+
+    monkeypatch.setenv(guard.MEMORY_VARIABLE, "lots")
+    code, out, err = run_cli("train", str(_digits_spec(tmp_path)))
+    assert code == 2 and "NETSPEC_MEMORY_BYTES" in err and not (tmp_path / "runs").exists()
