@@ -357,8 +357,11 @@ def _compiles(args) -> bool:
     from .loader import load
     from .overrides import apply
 
+    path = args.spec or (args.resume and os.path.join(args.resume, "spec.yaml"))
+    if not path or (args.spec and args.resume):
+        return False  # a usage error, said by _train
     try:
-        doc = apply(load(args.spec or os.path.join(args.resume, "spec.yaml")), _overrides(args))
+        doc = apply(load(path), _overrides(args))
     except NetspecError:
         return False
     train = doc.data.get("train") if isinstance(doc.data, dict) else None

@@ -103,9 +103,11 @@ def test_a_run_that_compiles_is_given_the_real_compiler(tmp_path):
 
     from netspec.cli import _compiles
 
-    spec = tmp_path / "s.yaml"
+    spec = tmp_path / "spec.yaml"  # also a run folder's spec
     spec.write_text((ROOT / "specs" / "digits.yaml").read_text())
     run = dict(spec=str(spec), resume=None, overrides=[], scale=None)
     assert not _compiles(Namespace(**run))
     assert _compiles(Namespace(**dict(run, overrides=["train.compile=true"])))
     assert not _compiles(Namespace(**dict(run, spec=str(tmp_path / "missing.yaml"))))
+    assert not _compiles(Namespace(**dict(run, spec=None)))  # neither: the usage error is _train's to say
+    assert _compiles(Namespace(**dict(run, spec=None, resume=str(tmp_path), overrides=["train.compile=true"])))
