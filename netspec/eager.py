@@ -12,7 +12,6 @@ turns out to need the compiler, such as DistributedDataParallel asking for its s
 """
 from __future__ import annotations
 
-import importlib
 import sys
 import types
 
@@ -36,8 +35,9 @@ def _real(module: str):
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(torch.__dict__.get("_dynamo"), _StandIn):
         del torch._dynamo
-    importlib.import_module("torch._dynamo")
-    return importlib.import_module(module)
+    import torch._dynamo.utils  # noqa: F401  (the real ones, now that the stand-ins are gone)
+
+    return sys.modules[module]
 
 
 def without_the_compiler(strict: bool = True) -> bool:

@@ -12,9 +12,16 @@ from .loader import Document
 from .registry import REQUIRED, LayerType, fmt
 
 
-def _visible(text: str, keep: str = "") -> str:
+def _visible(text: str) -> str:
     """Control characters a spec may smuggle into a name, shown as escapes: one problem, one line."""
-    return "".join(c if c.isprintable() or c in keep else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _source(text: str) -> str:
+    """A line of the spec as quoted under a problem: control and format characters (escape sequences,
+    bidirectional overrides) shown as escapes, so that a spec never drives the terminal; tabs and every
+    kind of space (a full-width one is a common slip) shown as they are."""
+    return "".join(repr(c)[1:-1] if unicodedata.category(c)[0] == "C" and c != "\t" else c for c in text)
 
 
 def width(text: str) -> int:
@@ -52,7 +59,7 @@ def problem_text(p: Problem, doc: Document | None, kind: str = "error") -> str:
     src = doc.source_line(p.line) if doc and p.line else ""
     if src:
         gutter = str(p.line)
-        shown, before = (_visible(t, keep="\t") for t in (src.rstrip(), src[:(p.column or 1) - 1]))
+        shown, before = _source(src.rstrip()), _source(src[:(p.column or 1) - 1])
         lines.append(f"  {gutter} | {shown}")  # a spec's escape sequences never reach the terminal
         lines.append(f"  {' ' * len(gutter)} | {' ' * width(before)}^")
     hint = tr(_("hint"))
