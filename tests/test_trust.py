@@ -209,3 +209,24 @@ def test_train_given_a_malformed_memory_variable_is_a_usage_error(tmp_path, monk
     monkeypatch.setenv(guard.MEMORY_VARIABLE, "lots")
     code, out, err = run_cli("train", str(_digits_spec(tmp_path)))
     assert code == 2 and "NETSPEC_MEMORY_BYTES" in err and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("doc", ["docs/guarantees.md", "docs/zh/guarantees.md"])
+def test_every_test_a_guarantee_cites_exists(doc):
+    """A promise beside a test that was renamed or removed would be checked by nothing."""
+    import re
+
+    from tests.helpers import ROOT
+
+    text = (ROOT / doc).read_text()
+    cited = 0
+    for row in (line for line in text.splitlines() if line.startswith("|")):
+        file = None
+        for ref in re.findall(r"`(tests/[\w/]+\.py)(?:::(\w+))?`|`(test_\w+)`", row):
+            path, name, bare = ref
+            if path:
+                file = (ROOT / path).read_text()
+            if name or bare:
+                assert file is not None and f"def {name or bare}(" in file, (doc, path or "", name or bare)
+                cited += 1
+    assert cited >= 30
