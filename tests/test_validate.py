@@ -183,3 +183,17 @@ def test_a_datasets_own_settings_are_checked(args, said):
     report = check(loads("netspec: 1\nmodel: {input: [1, 8, 8], layers: [Flatten, {Linear: 10}]}\n"
                                  f"data: {{dataset: {args}}}\n", "d.yaml"))
     assert [said in str(e.message) for e in report.errors] == [True], [str(e.message) for e in report.errors]
+
+
+@pytest.mark.parametrize("layers,section,path,words", [
+    (["Flatten", {"Linear": True}], {}, ("model", "layers", 1, "Linear"),
+     "the value beside Linear must be a mapping of its arguments or its out_features (a whole number), but it is true"),
+    ([{"Conv2d": {"out_channels": True, "kernel_size": 3}}], {}, ("model", "layers", 0, "Conv2d", "out_channels"),
+     "Conv2d's out_channels must be a whole number, but it is true"),
+    (["Flatten", {"Linear": 10}], {"train": {"epochs": True}}, ("train", "epochs"),
+     "train.epochs must be a whole number, but it is true"),
+])
+def test_true_and_false_are_not_whole_numbers(layers, section, path, words):
+    """YAML's `true` is a Python bool, which Python counts as the integer 1; a spec never means that."""
+    (e,) = errors_of(spec(layers, **section))
+    assert e.path == path and e.message == words
