@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 
 import pytest
 
@@ -144,7 +145,9 @@ def test_a_huge_paste_gets_the_loader_s_message(client):
     assert "1 MiB" in response.json()["error"]
 
 
-def test_a_check_that_hangs_is_given_up_in_words(client, studio, folder, monkeypatch):
+@contextmanager
+def checks_that_hang(monkeypatch):
+    """While open, a check of a text that holds "hang" waits (up to 10 s) for it to close."""
     release = threading.Event()
     real = checking.check_text
 
@@ -153,37 +156,32 @@ def test_a_check_that_hangs_is_given_up_in_words(client, studio, folder, monkeyp
             release.wait(10)
         return real(text, file)
     monkeypatch.setattr(checking, "check_text", hangs)
-    studio.check_seconds = 0.3
     try:
+        yield
+    finally:
+        release.set()
+
+
+def test_a_check_that_hangs_is_given_up_in_words(client, studio, folder, monkeypatch):
+    studio.check_seconds = 0.3
+    with checks_that_hang(monkeypatch):
         response = client.post("/api/check", json={"text": "# hang\nnetspec: 1\n", "path": "digits.yaml"})
         assert response.status_code == 503
         assert "took longer than 0.3 seconds" in response.json()["error"]
         text = (folder / "digits.yaml").read_text()
         assert client.post("/api/check", json={"text": text, "path": "digits.yaml"}).json()["valid"] is True
-    finally:
-        release.set()
 
 
 def test_checks_still_hanging_are_capped_and_the_cap_lifts_when_they_end(client, studio, folder, monkeypatch):
-    release = threading.Event()
-    real = checking.check_text
-
-    def hangs(text, file):
-        if "hang" in text:
-            release.wait(10)
-        return real(text, file)
-    monkeypatch.setattr(checking, "check_text", hangs)
     studio.check_seconds = 0.2
     text = (folder / "digits.yaml").read_text()
-    try:
+    with checks_that_hang(monkeypatch):
         for _ in range(server.MAX_RUNNING):
             assert client.post("/api/check", json={"text": "# hang\n", "path": "d.yaml"}).status_code == 503
         busy = client.post("/api/check", json={"text": text, "path": "digits.yaml"})
         assert busy.status_code == 503
         assert busy.json()["error"] == f"{server.MAX_RUNNING} earlier checks are still running; wait for them, " \
             "or start `netspec studio` again"
-    finally:
-        release.set()
     for _ in range(100):
         if studio.running == 0:
             break

@@ -18,6 +18,7 @@ import pytest
 
 from netspec.studio import server
 from tests.helpers import ROOT
+from tests.test_studio import checks_that_hang
 
 TIMEOUT = 15_000  # ms: a check on a busy 2-core machine
 
@@ -193,7 +194,6 @@ def test_completion_and_a_check_that_hangs(chromium, live, shots, monkeypatch):
     from playwright.sync_api import expect
 
     from netspec.registry import layers
-    from netspec.studio import checking
 
     page = _page(chromium)
     page.goto(server.url(live))
@@ -222,22 +222,12 @@ def test_completion_and_a_check_that_hangs(chromium, live, shots, monkeypatch):
     page.screenshot(path=shots / "studio-9-completion.png")
     page.keyboard.press("Escape")
 
-    release = threading.Event()
-    real = checking.check_text
-
-    def hangs(text, file):
-        if "hang" in text:
-            release.wait(10)
-        return real(text, file)
-    monkeypatch.setattr(checking, "check_text", hangs)
     live.check_seconds = 0.5
-    try:
+    with checks_that_hang(monkeypatch):
         page.keyboard.type(" # hang", delay=10)
         expect(page.locator("#banner")).to_contain_text("took longer than 0.5 seconds")
         page.screenshot(path=shots / "studio-10-hangs.png")
         assert "# hang" in page.evaluate("() => netspecStudio.view.state.doc.toString()")
-    finally:
-        release.set()
     page.context.close()
 
 
