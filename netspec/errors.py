@@ -123,3 +123,8 @@ class Problems:
     def raise_if_any(self) -> None:
         if self.items:
             raise NetspecError(self.items)
+
+
+def first_line(e: BaseException) -> str:
+    """torch's or torchvision's own words for what went wrong, cut to one line (its type, if it has none)."""
+    return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__

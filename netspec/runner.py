@@ -16,7 +16,7 @@ from . import overrides as ov
 from .atomic import remove_leftovers
 from .catalog import PER_BATCH_SCHEDULERS, resolved
 from .compiler import check
-from .errors import NetspecError, Problem, UsageError
+from .errors import NetspecError, Problem, UsageError, first_line
 from .evaluation import run_eval, targets
 from .fastdata import loaders
 from .guard import gpu_problem
@@ -364,7 +364,7 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         raise
     except (torch.OutOfMemoryError, MemoryError) as e:  # the guard's estimate is a lower bound: it can still happen
         error = NetspecError(doc.place(Problem(
-            _("training ran out of memory: {torch}", torch=_first_line(e) or type(e).__name__), ("data", "batch_size"),
+            _("training ran out of memory: {torch}", torch=first_line(e)), ("data", "batch_size"),
             (_("lower data.batch_size, or make the model's largest layer outputs smaller"),
              _("the checkpoints of the epochs before are kept: `netspec train --resume RUN_DIR` goes on")))))
         error.doc = doc
@@ -375,10 +375,6 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         raise NetspecError(Problem(_("another process of this run stopped, so this one stops too"))) from None
     finally:
         distributed.stop(distributed.from_env())
-
-
-def _first_line(e: Exception) -> str:
-    return str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
 
 
 def _document(spec, overrides, resume: str | None) -> Document:

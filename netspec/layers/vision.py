@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 from ..atomic import atomic_write
+from ..errors import first_line
 from ..heavy import import_torch
 from ..i18n import _
 from ..registry import Arg, Args, LayerType, Out, ShapeError, Tensor, channels, fmt, integer
@@ -225,7 +226,7 @@ def _measure(model: str, kwargs: dict, shape: tuple[int, ...]) -> dict:
         with counter, torch.no_grad():
             out = net(torch.empty(1, *shape, device="meta"))
     except REFUSALS + (RuntimeError, IndexError) as e:  # torch's verdict on the input
-        return {"error": _cannot_take(model, shape, _first_line(e)),
+        return {"error": _cannot_take(model, shape, first_line(e)),
                 "hint": _("most of these models want (N, 3, 224, 224); a larger model.input or an Upsample first "
                           "helps")}
     for hook in hooks:
@@ -250,11 +251,6 @@ def _loading_nothing():
         WeightsEnum.get_state_dict, torch.nn.Module.load_state_dict = saved
 
 
-def _first_line(e: Exception) -> str:
-    """torch's or torchvision's own words for what went wrong, cut to one line."""
-    return str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-
-
 def _cannot_take(model: str, shape: tuple[int, ...], torch_words: str) -> str:
     return _("{model} cannot take an input of {shape}: {torch}", model=PREFIX + model, shape=fmt(shape),
              torch=torch_words)
@@ -269,7 +265,7 @@ def _argument_error(model: str, e: Exception) -> dict:
         return _in_words(model, {"about": "fixed", "arg": fixed.group(1)})
     unknown = re.search(r"unexpected keyword argument '(\w+)'", str(e))
     if not unknown:
-        return _in_words(model, {"about": "arguments", "torch": _first_line(e)})
+        return _in_words(model, {"about": "arguments", "torch": first_line(e)})
     import inspect
 
     import torch
