@@ -102,6 +102,9 @@ def _parser(out: TextIO) -> _Parser:
                        help=t(_("allow models up to N parameters whatever this machine's memory")))
     train.add_argument("--nproc", type=int, metavar="N", default=1,
                        help=t(_("train in N processes on this machine (data-parallel, as torchrun does)")))
+    train.add_argument("--progress", choices=["auto", "json"], default="auto",
+                       help=t(_("json: one JSON object per line on stdout (start, batch, epoch, end) for a program "
+                                "that follows the run, the other lines on stderr; default: auto")))
     _common(train, t)
     prep = sub.add_parser("prepare", help=t(_("decode a spec's folder of pictures into its cache on disk, ahead of "
                                               "training")))
@@ -276,7 +279,7 @@ def _check(args, out: TextIO, err: TextIO) -> int:
 
 
 def _schema(args, out: TextIO, err: TextIO) -> int:
-    from .schema import schema_json
+    from .editorschema import schema_json
 
     if args.output is None:
         out.write(schema_json())
@@ -344,10 +347,11 @@ def _train(args, out: TextIO, err: TextIO) -> int:
         argv += (["--device", args.device] if args.device else []) + \
             (["--max-params", str(args.max_params)] if args.max_params is not None else [])
         argv += ["--lang", i18n.current()]  # the ranks speak the language this command was given
+        argv += ["--progress", args.progress] if args.progress != "auto" else []
         return launch(args.nproc, argv, err)
     history = train(args.spec, _overrides(args), args.device, args.resume, stream=out, max_params=args.max_params,
-                    errors=err)
-    out.write(tr(_("run folder: {path}", path=history.run_dir)) + "\n")
+                    errors=err, progress=args.progress)
+    (err if args.progress == "json" else out).write(tr(_("run folder: {path}", path=history.run_dir)) + "\n")
     return 0
 
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from netspec.registry import layers
-from netspec.schema import schema_json
+from netspec.editorschema import schema_json
 from tests.helpers import ROOT, run_cli
 
 

@@ -14,7 +14,8 @@ from jsonschema import Draft202012Validator
 import netspec
 from netspec.loader import loads
 from netspec.registry import REQUIRED, layers
-from netspec.schema import SCHEMA_ID, schema
+from netspec.editorschema import schema
+from netspec.schema import SCHEMA_ID
 from tests.helpers import ROOT
 
 SCHEMA = schema()

@@ -6,9 +6,10 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from netspec.compiler import check
+from netspec.editorschema import schema, schema_json
 from netspec.loader import loads
 from netspec.registry import layers
-from netspec.schema import schema, schema_json, validation_schema
+from netspec.schema import validation_schema
 from netspec.validate import schema_errors, validate, validator_class
 from tests.helpers import ROOT, spec
 
