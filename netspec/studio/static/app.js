@@ -543,7 +543,7 @@
       if (run.state === "stopped" && run.resumable) state.append(node("small", {}, say("resumable")));
       const acc = best(run);
       row.append(tick, name, state,
-                 node("td", {class: "num"}, run.metrics.length + "/" + (run.epochs || "?")),
+                 node("td", {class: "num"}, run.metrics.length + "/" + (run.epochs || "–")),
                  node("td", {class: "num"}, acc === null ? "" : percent(acc)));
       row.addEventListener("click", () => select(run.id));
       return row;
@@ -623,8 +623,11 @@
     for (const s of series) {
       if (!s.points.length) continue;
       const g = el("g", {class: "series", "data-run": s.run, "data-kind": s.kind});
-      g.append(el("polyline", {points: s.points.map((p) => X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1)).join(" "),
-                               stroke: s.colour, class: s.kind === "test" ? "line dashed" : "line"}));
+      // a new epoch starts its running mean again: its line starts afresh, not joined to the last one
+      const d = s.points.map((p, i) => (i && p[2] === s.points[i - 1][2] ? "L" : "M") +
+                                       X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1)).join(" ");
+      g.append(el("path", {d, stroke: s.colour, class: s.kind === "test" ? "line dashed" : "line",
+                           "data-points": s.points.length}));
       if (s.dots) {
         for (const p of s.points) {
           const dot = el("circle", {cx: X(p[0]), cy: Y(p[1]), r: 3, fill: s.kind === "test" ? "#fff" : s.colour,
@@ -657,7 +660,8 @@
           {title: say("lr_chart"), empty, x: [1, last], zero: true, format: number});
     chart("chart-steps", shown.map((run) => ({
       run: run.id, kind: "line", colour: colour(run.id), dots: false, label: run.name,
-      points: (run.steps || []).map((s) => [s.epoch - 1 + s.done / s.total, s.loss]),
+      points: (run.steps || []).filter((s) => s.loss !== null).map((s) => [s.epoch - 1 + s.done / s.total, s.loss,
+                                                                              s.epoch]),
     })), {title: say("steps_chart"), empty: say("no_steps"), x: [0, last], zero: true, format: number});
     const legend = $("legend");
     legend.replaceChildren();
