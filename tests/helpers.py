@@ -24,3 +24,15 @@ def spec(layers: list, input_shape=(3, 8, 8), **extra) -> dict:
     """A minimal spec dict around a list of layer entries."""
     shape = input_shape if isinstance(input_shape, dict) else list(input_shape)
     return {"netspec": 1, "model": {"input": shape, "layers": layers}, **extra}
+
+
+# `python -c STEPS ARGV...`: netspec's command line, printing `step` after each optimizer step (torch's own
+# hook on every optimizer), so that a test can kill it at a step of its choosing, whatever the machine's load.
+STEPS = """\
+import sys
+from torch.optim.optimizer import register_optimizer_step_post_hook
+from netspec.cli import main
+
+register_optimizer_step_post_hook(lambda *args: print("step", flush=True))
+sys.exit(main(sys.argv[1:]))
+"""

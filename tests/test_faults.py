@@ -21,7 +21,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from netspec import atomic, checkpoint, rundir
 from netspec.errors import NetspecError
-from tests.helpers import ROOT, run_cli
+from tests.helpers import ROOT, STEPS, run_cli
 from tests.test_runner import RESUME_SPEC, metrics, same_weights, weights
 
 # Dropout (the global RNG) and StepLR (state) must come back on resume; batches of 32 make an epoch long
@@ -79,16 +79,6 @@ checkpoint.atomic_write = faulty
 sys.exit(main(sys.argv[3:]))
 """
 
-# `python -c STEPS ARGV...`: netspec's command line, printing `step` after each optimizer step (torch's own
-# hook on every optimizer), so that a test can kill it at a step of its choosing, whatever the machine's load.
-STEPS = """\
-import sys
-from torch.optim.optimizer import register_optimizer_step_post_hook
-from netspec.cli import main
-
-register_optimizer_step_post_hook(lambda *args: print("step", flush=True))
-sys.exit(main(sys.argv[1:]))
-"""
 
 
 def _ctrl_c_as_in_a_terminal():
