@@ -102,6 +102,12 @@ def predict(path: str, images: list[str], top: int = 5, device: str = "cpu",
             overrides: list[str] | tuple = ()) -> list[dict]:
     """The most likely classes of each image, by name, with probabilities; how each image was prepared
     (`prepared`: the steps, in words) and what makes it unlike the training images (`warnings`)."""
+    one = predictor(path, top, device, overrides)
+    return [one(image)[0] for image in images]
+
+
+def predictor(path: str, top: int = 5, device: str = "cpu", overrides: list[str] | tuple = ()):
+    """image path -> (predict's result for it, the tensor the model was given): the checkpoint loaded once."""
     from . import imagestats
     from . import overrides as ov
     from .loader import Document
@@ -111,18 +117,18 @@ def predict(path: str, images: list[str], top: int = 5, device: str = "cpu",
     prepare = _preparation(spec.get("data", {}), report.input.shape)
     classes = ckpt.get("classes") or [str(i) for i in range(report.layers[-1].output.shape[-1])]
     stats = ckpt.get("data_stats")  # absent from checkpoints of netspec before 0.2
-    results = []
-    for image in images:
+
+    def one(image: str) -> tuple[dict, torch.Tensor]:
         x, steps, aspect = prepare(image)
         with torch.no_grad():
             probs = torch.softmax(model(x.unsqueeze(0).to(device)).float(), dim=-1)[0].cpu()
         p, idx = probs.topk(min(top, probs.numel()))
         unlike = imagestats.differences(x, stats, aspect) if stats else []
-        results.append({"image": image, "prepared": steps,
-                        "top": [{"class": classes[i] if i < len(classes) else str(i), "probability": float(v)}
-                                for v, i in zip(p.tolist(), idx.tolist())],
-                        "warnings": [{"message": m, "hint": h} for m, h in unlike]})
-    return results
+        return {"image": image, "prepared": steps,
+                "top": [{"class": classes[i] if i < len(classes) else str(i), "probability": float(v)}
+                        for v, i in zip(p.tolist(), idx.tolist())],
+                "warnings": [{"message": m, "hint": h} for m, h in unlike]}, x
+    return one
 
 
 _SIZING = ("Resize", "CenterCrop", "RandomCrop", "RandomResizedCrop")

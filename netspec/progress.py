@@ -1,6 +1,8 @@
-"""Progress while training: a bar that redraws on a terminal, one plain line per epoch elsewhere."""
+"""Progress while training: a bar that redraws on a terminal, one plain line per epoch elsewhere; or, with
+`--progress json`, one JSON object per line for a program that follows the run (the studio)."""
 from __future__ import annotations
 
+import json
 import time
 from typing import TextIO
 
@@ -18,7 +20,13 @@ class Progress:
     def due(self) -> bool:
         return self.tty and time.perf_counter() - self.last > 0.25
 
-    def batch(self, epoch: int, done: int, total: int, loss: float) -> None:
+    def start(self, folder: str, epoch: int) -> None:
+        """Training begins at `epoch` in `folder` (the runner says so in words itself)."""
+
+    def end(self) -> None:
+        """Training ended: every epoch asked for is done."""
+
+    def batch(self, epoch: int, done: int, total: int, loss: float, lr: float) -> None:
         self.last = time.perf_counter()
         width = 30
         filled = int(width * done / max(total, 1))
@@ -47,3 +55,38 @@ class Progress:
         if self.stream:
             self.stream.write(tr(text) + "\n")
             self.stream.flush()
+
+
+class JsonProgress(Progress):
+    """`netspec train --progress json`: events as JSON lines on `stream` (start, batch at most 4 a second,
+    epoch with the metrics row, end); the lines meant for a person go to `errors`."""
+
+    def __init__(self, stream: TextIO | None, epochs: int, errors: TextIO):
+        super().__init__(stream, epochs)
+        self.errors = errors
+
+    def due(self) -> bool:
+        return self.stream is not None and time.perf_counter() - self.last > 0.25
+
+    def _event(self, event: str, **fields) -> None:
+        if self.stream:
+            self.stream.write(json.dumps({"event": event, **fields}) + "\n")
+            self.stream.flush()
+
+    def start(self, folder: str, epoch: int) -> None:
+        self._event("start", folder=folder, epochs=self.epochs, epoch=epoch)
+
+    def end(self) -> None:
+        self._event("end")
+
+    def batch(self, epoch: int, done: int, total: int, loss: float, lr: float) -> None:
+        self.last = time.perf_counter()
+        self._event("batch", epoch=epoch, done=done, total=total, loss=loss, lr=lr)
+
+    def epoch(self, row: dict) -> None:
+        self._event("epoch", **row)
+
+    def say(self, text: str) -> None:
+        if self.stream:
+            self.errors.write(tr(text) + "\n")
+            self.errors.flush()

@@ -42,9 +42,9 @@ class Trainer:
     Under torchrun (WORLD_SIZE > 1) it is one rank of a data-parallel run: see distributed.py."""
 
     def __init__(self, doc: Document, device: str | None, resume: str | None, stream: TextIO | None,
-                 max_params: int | None = None, errors: TextIO | None = None):
+                 max_params: int | None = None, errors: TextIO | None = None, progress: str = "auto"):
         from .data import check_fits, load_data
-        from .progress import Progress
+        from .progress import JsonProgress, Progress
 
         report = check(doc, max_params, device, allocate=True)
         if not report.valid:
@@ -80,7 +80,9 @@ class Trainer:
         self.watched, self.waited = None, 0  # early_stop's best figure, and the epochs since it improved
         self.best = None
         self._open_run_dir(resume)
-        self.progress = Progress(stream if self.world.main else None, tr["epochs"])
+        shown = stream if self.world.main else None
+        self.progress = JsonProgress(shown, tr["epochs"], errors or sys.stderr) if progress == "json" else \
+            Progress(shown, tr["epochs"])
         self.writer = self._tensorboard() if self.world.main else None
 
     def _device(self, report, device: str | None, max_params: int | None) -> torch.device:
@@ -190,6 +192,7 @@ class Trainer:
         if self.world.main:
             self._curves(force=True)
         self._summary()
+        self.progress.end()
         if self.writer:
             self.writer.close()
         self.world.barrier()  # every rank ends together
@@ -269,7 +272,8 @@ class Trainer:
             bad = torch.where((bad < 0) & ~torch.isfinite(loss), i, bad)
             n += share
             if self.progress.due():
-                self.progress.batch(epoch, i + 1, len(self.loader), (loss_sum / max(n, 1)).item())
+                self.progress.batch(epoch, i + 1, len(self.loader), (loss_sum / max(n, 1)).item(),
+                                    self.optimizer.param_groups[0]["lr"])
             if i % 100 == 99 or i == len(self.loader) - 1:
                 _stop_if_not_finite(bad, epoch, world)
         counted = torch.tensor(float(n), device=self.device, dtype=torch.float64)
@@ -352,11 +356,12 @@ def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:
 
 def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), device: str | None = None,
           resume: str | None = None, stream: TextIO | None = None, max_params: int | None = None,
-          errors: TextIO | None = None) -> History:
-    """Train a spec (path or dict), or resume the run in folder `resume`; returns the History."""
+          errors: TextIO | None = None, progress: str = "auto") -> History:
+    """Train a spec (path or dict), or resume the run in folder `resume`; returns the History. `progress`
+    "json" writes JSON lines to `stream` instead of lines for a person (see progress.JsonProgress)."""
     doc = _document(spec, overrides, resume)
     try:
-        return _train(doc, device, resume, stream, max_params, errors)
+        return _train(doc, device, resume, stream, max_params, errors, progress)
     except Interrupted:
         raise
     except NetspecError as e:  # located in the spec where the problem has a place there (not a full disk)
@@ -418,12 +423,14 @@ def _peer_failure(e: Exception) -> bool:
                                                    any(w in str(e).lower() for w in ("gloo", "nccl")))
 
 
-def _train(doc: Document, device, resume, stream, max_params, errors) -> History:
-    trainer = Trainer(doc, device, resume, stream, max_params, errors)
+def _train(doc: Document, device, resume, stream, max_params, errors, progress) -> History:
+    trainer = Trainer(doc, device, resume, stream, max_params, errors, progress)
+    trainer.progress.start(trainer.run_dir, trainer.start + 1)
     if trainer.start >= trainer.spec["train"]["epochs"]:
         trainer.progress.say(_("{folder} has already trained {done} of {epochs} epochs; to train more, add {option}",
                                folder=trainer.run_dir, done=trainer.start, epochs=trainer.spec["train"]["epochs"],
                                option="--set train.epochs=N"))
+        trainer.progress.end()
         return History(trainer.run_dir, trainer.rows, trainer.best)
     world = trainer.world
     if world.distributed:
