@@ -171,6 +171,18 @@ def test_a_bad_train_request_is_refused_at_once(tmp_path, body, status, words):
             assert answer.status_code == 404 and answer.json()["error"].startswith("no such run")
 
 
+def test_trainings_at_once_are_capped(tmp_path, monkeypatch):
+    from netspec.studio import runs
+
+    monkeypatch.setattr(runs, "MAX_LIVE", 0)
+    studio = _studio(_folder(tmp_path / "work"))
+    with _Client(studio) as client:
+        answer = client.post("/api/train", json={"path": "digits.yaml"})
+        assert answer.status_code == 409
+        assert answer.json()["error"] == "0 trainings are running; stop one before starting another"
+        assert studio.runs.runs == {}
+
+
 def test_the_list_holds_earlier_run_folders(trained, tmp_path):
     client, root, stopped, run, seen = trained
     work = _folder(tmp_path / "work")
@@ -182,11 +194,22 @@ def test_the_list_holds_earlier_run_folders(trained, tmp_path):
     (work / "runs" / "digits-stopped" / "metrics.csv").write_text("\n".join(rows[:2]) + "\n")
     (work / "a" / "b" / "c" / "d" / "e").mkdir(parents=True)
     shutil.copytree(root / "runs" / "digits", work / "a" / "b" / "c" / "d" / "e" / "deep")
+    (work / "runs" / "cut-short").mkdir()
+    (work / "runs" / "cut-short" / "metrics.csv").write_text(rows[0] + "\n")
     with _Client(_studio(work)) as other:
         runs = other.get("/api/runs").json()["runs"]
-        assert [(r["id"], r["state"], len(r["metrics"]), r["resumable"]) for r in runs] == [
-            ("runs/digits-stopped", "stopped", 1, True), ("old/runs/digits", "finished", 2, False)]
-        assert runs[1]["metrics"] == run["metrics"] and runs[1]["name"] == "digits" and runs[1]["spec"] is None
+        assert sorted((r["id"], r["state"], len(r["metrics"]), r["resumable"], r["best"]) for r in runs) == [
+            ("old/runs/digits", "finished", len(run["metrics"]), False, True),
+            ("runs/cut-short", "stopped", 0, False, False), ("runs/digits-stopped", "stopped", 1, True, True)]
+        assert runs[-1]["id"] == "old/runs/digits"  # newest first
+        assert runs[-1]["metrics"] == run["metrics"] and runs[-1]["name"] == "digits" and runs[-1]["spec"] is None
+        for route in ("/api/try", "/api/look", "/api/export"):
+            answer = other.request("GET" if route == "/api/look" else "POST", route, params={"run": "runs/cut-short"},
+                                   json={"run": "runs/cut-short", "format": "python"})
+            assert answer.status_code == 409 and answer.json()["error"] == "runs/cut-short has no checkpoint yet: it " \
+                "saves one at the end of its first epoch"
+        refused = other.post("/api/resume", json={"run": "runs/cut-short"})
+        assert refused.status_code == 409 and "no finished epoch" in refused.json()["error"]
         deep = other.get("/api/runs", params={"id": "a/b/c/d/e/deep"}).json()  # too deep to look for, not to open
         assert deep["state"] == "finished"
         for wrong in ("../work", "/etc", "digits.yaml", "pending-7"):

@@ -81,7 +81,7 @@ class Runs:
             self._room()
             self.count += 1
             run = Run(f"pending-{self.count}", None, os.path.splitext(os.path.basename(spec))[0], spec, "starting",
-                      lang=lang)
+                      epochs, lang=lang)
             self.runs[run.id] = run
             self._spawn(run, argv)
         return run.id
@@ -121,18 +121,17 @@ class Runs:
 
     def describe(self, run: Run, lang: str) -> dict:
         """A run as the page gets it (see studio_api.md)."""
-        facts = self._folder_facts(run.folder) if run.folder else {}
+        with self.lock:  # one moment of a run that its child's thread changes
+            run_id, folder, state, steps, message = run.id, run.folder, run.state, list(run.steps), run.message
+        facts = self._folder_facts(folder) if folder else {}
         metrics = facts.get("metrics", [])
-        epochs = run.epochs if run.state in LIVE and run.epochs else facts.get("epochs") or run.epochs
-        last = bool(run.folder) and os.path.isfile(os.path.join(run.folder, "last.pt"))
-        resumable = last and run.state not in LIVE and \
-            (run.state == "stopped" or epochs is None or len(metrics) < epochs)
-        return {"id": run.id, "folder": self._relative(run.folder) if run.folder else None,
-                "name": facts.get("name") or run.name, "spec": run.spec, "state": run.state, "epochs": epochs,
-                "metrics": metrics, "steps": list(run.steps),
-                "message": None if run.message is None else tr(run.message, lang),
-                "best": bool(run.folder) and os.path.isfile(os.path.join(run.folder, "best.pt")),
-                "resumable": resumable}
+        epochs = run.epochs if state in LIVE and run.epochs else facts.get("epochs") or run.epochs
+        last = bool(folder) and os.path.isfile(os.path.join(folder, "last.pt"))
+        resumable = last and state not in LIVE and (state == "stopped" or epochs is None or len(metrics) < epochs)
+        return {"id": run_id, "folder": self._relative(folder) if folder else None,
+                "name": facts.get("name") or run.name, "spec": run.spec, "state": state, "epochs": epochs,
+                "metrics": metrics, "steps": steps, "message": None if message is None else tr(message, lang),
+                "best": bool(folder) and os.path.isfile(os.path.join(folder, "best.pt")), "resumable": resumable}
 
     def listing(self, lang: str) -> list[dict]:
         """Every run: this server's, and the run folders under the studio's folder; newest first."""
@@ -194,7 +193,10 @@ class Runs:
         if os.path.isabs(run_id) or ".." in run_id.replace("\\", "/").split("/"):
             return None
         folder = os.path.realpath(os.path.join(self.root, run_id))
-        if not _inside(folder, self.root) or not os.path.isdir(folder) or not _is_run(folder, os.listdir(folder)):
+        try:
+            if not _inside(folder, self.root) or not _is_run(folder, os.listdir(folder)):
+                return None
+        except OSError:  # no such folder, or not one
             return None
         return self._found_run(folder)
 

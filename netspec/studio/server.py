@@ -307,19 +307,9 @@ async def _runs(request: Request, studio: Studio) -> Response:
     return JSONResponse(await anyio.to_thread.run_sync(studio.runs.describe, run, lang), headers=HEADERS)
 
 
-def _checkpoint(studio: Studio, run_id: object) -> str:
-    """The checkpoint of a run this server knows (best.pt, else last.pt), or Refused."""
-    from .trying import checkpoint
-
-    run = studio.runs.get(run_id) if isinstance(run_id, str) else None
-    if run is None:
-        raise Refused(_("no such run: {run}", run=run_id), 404)
-    return checkpoint(run.id, run.folder)
-
-
 async def _try(request: Request, studio: Studio) -> Response:
     """The top classes of a picture (the request's body) from the run's checkpoint, and how the model sees it."""
-    from .trying import MAX_PICTURE, try_picture
+    from .trying import MAX_PICTURE, checkpoint, try_picture
 
     lang = _lang(request)
     too_big = _error(_("the picture is over {limit} MiB", limit=MAX_PICTURE >> 20), 413, lang)
@@ -338,7 +328,7 @@ async def _try(request: Request, studio: Studio) -> Response:
             return too_big
     name = os.path.basename(request.query_params.get("name", ""))[:200] or tr(_("the picture"), lang)
     try:
-        path = await anyio.to_thread.run_sync(_checkpoint, studio, request.query_params.get("run"))
+        path = await anyio.to_thread.run_sync(checkpoint, studio.runs, request.query_params.get("run"))
         result = await anyio.to_thread.run_sync(try_picture, path, bytes(data), top, name, lang)
     except Refused as e:
         return _error(e.message, e.status, lang)
@@ -347,11 +337,11 @@ async def _try(request: Request, studio: Studio) -> Response:
 
 async def _look(request: Request, studio: Studio) -> Response:
     """The run's confusion matrix and accuracy per class on its test split (`netspec eval`)."""
-    from .trying import look
+    from .trying import checkpoint, look
 
     lang = _lang(request)
     try:
-        path = await anyio.to_thread.run_sync(_checkpoint, studio, request.query_params.get("run"))
+        path = await anyio.to_thread.run_sync(checkpoint, studio.runs, request.query_params.get("run"))
         result = await anyio.to_thread.run_sync(look, studio.folder.root, path, lang)
     except Refused as e:
         return _error(e.message, e.status, lang)
@@ -360,7 +350,7 @@ async def _look(request: Request, studio: Studio) -> Response:
 
 async def _export(request: Request, studio: Studio) -> Response:
     """The run's model in a format of `netspec export`, written into its run folder."""
-    from .trying import EXPORTED, export
+    from .trying import EXPORTED, checkpoint, export
 
     lang = _lang(request)
     body = await _body(request, lang, {"run": str, "format": str})
@@ -370,7 +360,7 @@ async def _export(request: Request, studio: Studio) -> Response:
         return _error(_("unknown format `{name}`; the formats are {names}", name=body["format"],
                         names=", ".join(EXPORTED)), 400, lang)
     try:
-        path = await anyio.to_thread.run_sync(_checkpoint, studio, body["run"])
+        path = await anyio.to_thread.run_sync(checkpoint, studio.runs, body["run"])
         result = await anyio.to_thread.run_sync(export, studio.folder.root, path, body["format"], lang)
     except Refused as e:
         return _error(e.message, e.status, lang)

@@ -28,12 +28,15 @@ _models: dict[tuple, object] = {}  # (checkpoint, its mtime) -> predictor; the l
 _lock = threading.Lock()
 
 
-def checkpoint(run_id: str, folder: str | None) -> str:
-    """The run's best.pt, else its last.pt."""
+def checkpoint(runs, run_id: object) -> str:
+    """The best.pt of a run the studio knows, else its last.pt; or Refused."""
+    run = runs.get(run_id) if isinstance(run_id, str) else None
+    if run is None:
+        raise Refused(_("no such run: {run}", run=run_id), 404)
     for name in ("best.pt", "last.pt"):
-        if folder and os.path.isfile(os.path.join(folder, name)):
-            return os.path.join(folder, name)
-    raise Refused(_("{run} has no checkpoint yet: it saves one at the end of its first epoch", run=run_id), 409)
+        if run.folder and os.path.isfile(os.path.join(run.folder, name)):
+            return os.path.join(run.folder, name)
+    raise Refused(_("{run} has no checkpoint yet: it saves one at the end of its first epoch", run=run.id), 409)
 
 
 def try_picture(path: str, data: bytes, top: int, name: str, lang: str) -> dict:
@@ -50,6 +53,8 @@ def try_picture(path: str, data: bytes, top: int, name: str, lang: str) -> dict:
             raise Refused(_problem_words(e, {file: name}, lang)) from None
         except Image.DecompressionBombError:
             raise Refused(_("{path} has too many pixels to be opened safely", path=name)) from None
+        except Exception as e:  # a bug in netspec: said in a line, as the command line says it
+            raise _internal(e) from None
     return {"top": result["top"], "seen": _seen(x), "prepared": [tr(step, lang) for step in result["prepared"]],
             "warnings": [{"message": tr(w["message"], lang), "hint": tr(w["hint"], lang)}
                          for w in result["warnings"]]}
@@ -85,8 +90,14 @@ def export(root: str, path: str, fmt: str, lang: str) -> dict:
         meta = write(path, fmt, output)
     except NetspecError as e:
         raise Refused(_problem_words(e, {}, lang)) from None
+    except Exception as e:
+        raise _internal(e) from None
     relative = os.path.relpath(output, root).replace(os.sep, "/")
     return {"path": relative, "sidecar": relative + ".json", "max_difference": meta.get("max_abs_difference")}
+
+
+def _internal(error: Exception) -> Refused:
+    return Refused(_("internal error: {error}", error=f"{type(error).__name__}: {error}"), 500)
 
 
 def _predictor(path: str, top: int):
