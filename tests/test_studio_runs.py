@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from netspec.i18n import _, tr
 from netspec.studio import files, server
 from tests.helpers import ROOT
 
@@ -133,7 +134,7 @@ def test_a_training_that_fails_says_netspec_s_words(tmp_path):
     root = _folder(tmp_path / "work")
     with _Client(_studio(root)) as client:
         run = client.post("/api/train", json={"path": "digits.yaml", "sets": ["train.epochs=abc"]}).json()["run"]
-        failed, _ = _watch(client, run, _ended)
+        failed, _states = _watch(client, run, _ended)
         assert failed["state"] == "failed" and failed["id"] == run and failed["folder"] is None
         assert failed["message"].startswith("--set train.epochs=abc: error: train.epochs must be a whole number")
         assert "hint: write a number without quotes" in failed["message"] and "Traceback" not in failed["message"]
@@ -145,9 +146,9 @@ def test_a_killed_training_fails_in_words_and_the_server_goes_on(tmp_path):
     studio = _studio(root)
     with _Client(studio) as client:
         run = client.post("/api/train", json={"path": "digits.yaml", "epochs": 50, "sets": QUICK}).json()["run"]
-        running, _ = _watch(client, run, lambda r: r["state"] != "starting")
+        running, _states = _watch(client, run, lambda r: r["state"] != "starting")
         os.kill(studio.runs.get(run).process.pid, signal.SIGKILL)
-        failed, _ = _watch(client, run, _ended)
+        failed, _states = _watch(client, run, _ended)
         assert failed["state"] == "failed"
         assert failed["message"] == "the training process was killed (SIGKILL); the epochs it finished are saved"
         assert client.get("/api/session").status_code == 200
@@ -277,6 +278,9 @@ def test_try_refuses_what_is_no_picture_in_words(trained):
         "another common image format"
     answer = client.post("/api/try", params={"run": run["id"], "name": "notes.txt"}, content=b"\x89PNG\r\n")
     assert answer.json()["error"].startswith("notes.txt cannot be read as an image")
+    answer = client.post("/api/try", params={"run": run["id"], "lang": "zh"}, content=b"GIF89a")
+    picture = tr(_("the picture"), "zh")  # 这张图片, once the lead has merged this work's translations
+    assert answer.status_code == 400 and answer.json()["error"].startswith(f"{picture} 无法作为图片读取\n提示: ")
     answer = client.post("/api/try", params={"run": run["id"]}, content=b"\0" * (21 << 20))
     assert answer.status_code == 413 and answer.json()["error"] == "the picture is over 20 MiB"
     answer = client.post("/api/try", params={"run": "runs/none"}, content=b"x")
