@@ -128,6 +128,9 @@ def test_a_run_stops_resumably_and_resumes_to_its_end(trained):
         assert step["loss"] > 0 and step["lr"] == 0.002
     assert client.get("/api/runs", params={"id": "pending-1"}).json() == finished  # its first id leads to it
     assert client.get("/api/runs").json()["runs"] == [finished]
+    refused = client.post("/api/resume", json={"run": finished["id"]})
+    assert refused.status_code == 409 and refused.json()["error"] == f"runs/digits has trained all its {done + 1} " \
+        "epochs; give more epochs to train it longer"
 
 
 def test_a_training_that_fails_says_netspec_s_words(tmp_path):

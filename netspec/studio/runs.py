@@ -96,9 +96,14 @@ class Runs:
                 raise Refused(_("{run} is still training; stop it first", run=run.id), 409)
             if run.folder is None or not os.path.isfile(os.path.join(run.folder, "last.pt")):
                 raise Refused(_("{run} has no finished epoch to go on from; train it again", run=run.id), 409)
+            facts = self._folder_facts(run.folder)
+            if epochs is None and facts["epochs"] is not None and len(facts["metrics"]) >= facts["epochs"]:
+                raise Refused(_("{run} has trained all its {epochs} epochs; give more epochs to train it longer",
+                                run=run.id, epochs=facts["epochs"]), 409)
             self._room()
             self.runs[run.id] = run
             run.state, run.message, run.stop_asked, run.lang, run.started = "starting", None, False, lang, time.time()
+            run.epochs = epochs or run.epochs
             run.errors.clear()
             folder = os.path.relpath(run.folder, self.root) if _inside(run.folder, self.root) else run.folder
             self._spawn(run, ["--resume", folder] + ([f"--set=train.epochs={epochs}"] if epochs is not None else []))
