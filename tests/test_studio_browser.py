@@ -68,6 +68,7 @@ def _serve(target: str):
         time.sleep(0.02)
     assert uv.started, "the server did not start"
     yield studio
+    studio.runs.close()  # a training a failed test left running
     uv.should_exit = True
     thread.join(10)
     sock.close()
@@ -258,4 +259,166 @@ def test_strangers_are_refused(chromium, live, shots):
     assert response.status == 421
     assert f"127.0.0.1:{live.port}" in page.inner_text("body")
     page.screenshot(path=shots / "studio-12-refused.png")
+    page.context.close()
+
+
+def _train_on_page(page, epochs: int | None = None, sets: str = "") -> None:
+    page.locator("#tab-train").click()
+    page.locator("#epochs").fill("" if epochs is None else str(epochs))
+    page.locator("#sets").fill(sets)
+    page.locator("#start-train").click()
+
+
+def _run_row(page):
+    return page.locator("#runs tbody tr.selected")
+
+
+def test_a_run_is_stopped_and_resumed(chromium, live, shots):
+    from playwright.sync_api import expect
+
+    folder = Path(live.folder.root)
+    page = _page(chromium)
+    page.goto(server.url(live))
+    expect(page.locator("#table tbody tr")).to_have_count(8)
+    _train_on_page(page, epochs=60)
+    row = _run_row(page)
+    expect(row.locator("td.name b")).to_have_text("runs/digits", timeout=60_000)
+    expect(row.locator("td.state")).to_have_text("running")
+    expect(page.locator("#chart-loss circle").first).to_be_visible(timeout=60_000)  # an epoch is done
+    page.locator("#stop").click()
+    expect(page.locator("#run-state")).to_have_text("stopped, resumable", timeout=60_000)
+    done = len((folder / "runs" / "digits" / "metrics.csv").read_text().splitlines()) - 1
+    assert 1 <= done < 60
+    expect(row.locator("td.num").first).to_have_text(f"{done}/60")
+    message = page.locator("#run-message")
+    expect(message).to_contain_text("runs/digits")
+    expect(message).to_contain_text(f"{done} epoch")
+    expect(message).not_to_have_class(re.compile("bad"))
+    expect(page.locator("#stop")).to_be_disabled()
+    expect(page.locator("#chart-loss circle")).to_have_count(2 * done)  # train and test loss, one dot an epoch
+    page.screenshot(path=shots / "studio-13-stopped.png")
+
+    page.locator("#epochs").fill(str(done + 1))
+    page.locator("#resume").click()
+    expect(page.locator("#run-state")).to_have_text("finished", timeout=60_000)
+    expect(row.locator("td.num").first).to_have_text(f"{done + 1}/{done + 1}")
+    rows = (folder / "runs" / "digits" / "metrics.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(1, done + 2))
+    expect(page.locator("#chart-loss circle")).to_have_count(2 * (done + 1))
+    expect(page.locator("#resume")).to_be_disabled()
+    page.screenshot(path=shots / "studio-14-resumed.png")
+    page.context.close()
+
+
+def _answers(page, pattern: str) -> list:
+    """The JSON the server answers to the page's requests whose URL matches `pattern`, as they come."""
+    said = []
+
+    def handle(route):
+        response = route.fetch()
+        said.append(response.json())
+        route.fulfill(response=response)
+    page.route(pattern, handle)
+    return said
+
+
+def _digit(path: Path) -> Path:
+    """A hand-drawn 7, white on black, bigger than the 8x8 the model takes."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (64, 64), 0)
+    ImageDraw.Draw(image).line([(14, 12), (50, 12), (28, 56)], fill=255, width=7)
+    image.save(path)
+    return path
+
+
+def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chromium, live, shots, tmp_path):
+    """The issue's "Done when": a person opens the digits spec with a mistake in it, trains (it fails, in
+    words), fixes it, trains for 2 epochs, tries an image and looks at the confusion matrix, never leaving
+    the page."""
+    from playwright.sync_api import expect
+
+    from netspec.compiler import check
+    from netspec.loader import loads
+
+    folder = Path(live.folder.root)
+    path = folder / "digits.yaml"
+    planted = path.read_text().replace("    - Linear: 10", "    - Linear: 12")
+    path.write_text(planted)
+    said = check(loads(planted, "digits.yaml")).errors[0]
+    page = _page(chromium)
+    page.goto(server.url(live))
+    lines = page.locator(".cm-content .cm-line")
+    expect(lines.nth(said.line - 1).locator(".cm-lintRange-error")).to_have_text("12")
+    expect(page.locator("#status")).to_have_text("1 error")
+    page.screenshot(path=shots / "flow-1-mistake.png")
+
+    _train_on_page(page, epochs=2)  # before fixing it: netspec says why it cannot train
+    message = page.locator("#run-message")
+    expect(page.locator("#run-state")).to_have_text("failed", timeout=60_000)
+    expect(message).to_contain_text(str(said.message))
+    expect(message).to_have_class(re.compile("bad"))
+    assert message.evaluate("e => getComputedStyle(e).color") == "rgb(192, 57, 43)"  # red
+    assert page.evaluate("() => netspecStudio.view.state.doc.toString()") == planted == path.read_text()
+    page.screenshot(path=shots / "flow-2-failed.png")
+
+    page.locator("#tab-edit").click()
+    page.locator(".cm-lintRange-error").hover()
+    page.locator(".cm-tooltip-lint .cm-diagnosticAction").click()
+    expect(page.locator("#status")).to_have_text("valid")
+    page.screenshot(path=shots / "flow-3-fixed.png")
+
+    _train_on_page(page, epochs=2)
+    row = _run_row(page)
+    expect(row.locator("td.name b")).to_have_text("runs/digits", timeout=60_000)
+    steps = page.locator("#chart-steps path.line")
+    expect(steps).to_have_count(1, timeout=60_000)
+    seen = int(steps.get_attribute("data-points"))
+    page.wait_for_function("n => { const p = document.querySelector('#chart-steps path.line'); "
+                           "return p && Number(p.dataset.points) > n; }", arg=seen,
+                           timeout=60_000)  # the within-epoch curve grows as the run goes
+    page.screenshot(path=shots / "flow-4-training.png")
+    expect(page.locator("#run-state")).to_have_text("finished", timeout=60_000)
+    assert "    - Linear: 10\n" in path.read_text()  # trained as saved
+    rows = [r.split(",") for r in (folder / "runs" / "digits" / "metrics.csv").read_text().splitlines()[1:]]
+    best = max(float(r[3]) for r in rows)
+    assert len(rows) == 2
+    expect(page.locator("#chart-loss circle")).to_have_count(4)  # train and test loss of 2 epochs
+    expect(page.locator("#chart-accuracy circle")).to_have_count(2)
+    expect(row.locator("td.num").first).to_have_text("2/2")
+    expect(row.locator("td.num").last).to_have_text(f"{100 * best:.2f}%")
+    assert int(steps.get_attribute("data-points")) > seen
+    page.screenshot(path=shots / "flow-5-trained.png")
+
+    page.locator("#tab-try").click()
+    expect(page.locator("#try-run")).to_have_value("runs/digits")
+    tries = _answers(page, "**/api/try?*")
+    page.locator("#image").set_input_files(_digit(tmp_path / "seven.png"))
+    top = page.locator("#top li")
+    expect(top).to_have_count(5)
+    said = tries[0]
+    assert top.locator(".class").all_inner_texts() == [t["class"] for t in said["top"]]
+    assert top.locator(".num").all_inner_texts() == [f"{100 * t['probability']:.2f}%" for t in said["top"]]
+    probabilities = [t["probability"] for t in said["top"]]
+    assert probabilities == sorted(probabilities, reverse=True) and sum(probabilities) <= 1 + 1e-6
+    expect(page.locator("#seen")).to_be_visible()
+    assert page.locator("#seen").evaluate("e => [e.naturalWidth, e.naturalHeight]") == [256, 256]  # 8x8, scaled up
+    expect(page.locator("#prepared li")).to_have_count(len(said["prepared"]))
+    page.screenshot(path=shots / "flow-6-tried.png")
+
+    looks = _answers(page, "**/api/look?*")
+    page.locator("#tab-look").click()
+    cells = page.locator("#matrix td")
+    expect(cells).to_have_count(10 * 10)
+    said = looks[0]
+    counts = [int(c) for c in cells.all_inner_texts()]
+    assert counts == [n for row in said["matrix"] for n in row]
+    assert sum(counts[i * 11] for i in range(10)) / sum(counts) == pytest.approx(best)  # best.pt's accuracy
+    expect(page.locator("#overall")).to_contain_text(f"{100 * best:.2f}% on {sum(counts)} test images")
+    expect(page.locator("#per-class tbody tr")).to_have_count(10)
+    page.locator("#exports button[data-format=python]").click()
+    result = page.locator("#export-result code")
+    expect(result).to_have_text(re.compile(r"^runs/digits/.+\.py$"), timeout=30_000)
+    assert (folder / result.inner_text()).is_file()
+    page.screenshot(path=shots / "flow-7-look.png")
     page.context.close()

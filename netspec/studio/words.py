@@ -22,6 +22,7 @@ WORDS = {
     "diagram": _("Diagram"),
     "input": _("input"),
     "not_valid": _("The table and the diagram show the last valid version of the spec."),
+    "once_valid": _("The table and the diagram appear once the spec has no errors."),
     "click_row": _("Click a row or a box to go to its line."),
     "server_gone": _("The studio's server does not answer; your text is still here. Start `netspec studio` "
                      "again and save."),

@@ -240,7 +240,8 @@
       showDiagram(report);
       stale.hidden = true;
     } else {
-      stale.hidden = !$("table").tBodies[0].rows.length;
+      stale.textContent = $("table").tBodies[0].rows.length ? say("not_valid") : say("once_valid");
+      stale.hidden = false;
     }
     markCursor();
   }
@@ -507,7 +508,13 @@
   async function refreshRuns() {
     clearTimeout(polling);
     polling = null;
-    const r = await api("/api/runs");
+    let r;
+    try {
+      r = await api("/api/runs");
+    } catch (e) { // the server is gone for now (the banner says so): ask again a little later
+      if (runs.some((x) => LIVE.has(x.state))) polling = setTimeout(refreshRuns, 3000);
+      return;
+    }
     if (r.status !== 200) {
       banner(r.data.error);
       return;
