@@ -336,6 +336,7 @@ def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chro
     """The issue's "Done when": a person opens the digits spec with a mistake in it, trains (it fails, in
     words), fixes it, trains for 2 epochs, tries an image and looks at the confusion matrix, never leaving
     the page."""
+    from PIL import Image, ImageDraw
     from playwright.sync_api import expect
 
     from netspec.compiler import check
@@ -406,6 +407,24 @@ def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chro
     expect(page.locator("#prepared li")).to_have_count(len(said["prepared"]))
     page.screenshot(path=shots / "flow-6-tried.png")
 
+    one = tmp_path / "one.png"
+    image = Image.new("L", (40, 64), 0)
+    ImageDraw.Draw(image).line([(20, 6), (20, 58)], fill=255, width=6)
+    image.save(one)
+    yours = page.locator("#yours").get_attribute("src")
+    page.evaluate("""async ([name, bytes]) => {
+        const data = new DataTransfer();
+        data.items.add(new File([new Uint8Array(bytes)], name, {type: "image/png"}));
+        const zone = document.getElementById("drop");
+        for (const type of ["dragenter", "dragover", "drop"]) {
+          zone.dispatchEvent(new DragEvent(type, {dataTransfer: data, bubbles: true, cancelable: true}));
+        }
+    }""", ["one.png", list(one.read_bytes())])  # a file dropped on the zone, as from a file manager
+    expect(page.locator("#yours")).not_to_have_attribute("src", yours)
+    page.wait_for_function("() => !document.querySelector('#try-status').textContent")
+    assert len(tries) == 2
+    expect(top.locator(".class")).to_have_text([t["class"] for t in tries[1]["top"]])
+
     looks = _answers(page, "**/api/look?*")
     page.locator("#tab-look").click()
     cells = page.locator("#matrix td")
@@ -421,4 +440,79 @@ def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chro
     expect(result).to_have_text(re.compile(r"^runs/digits/.+\.py$"), timeout=30_000)
     assert (folder / result.inner_text()).is_file()
     page.screenshot(path=shots / "flow-7-look.png")
+    page.context.close()
+
+
+def _run_folder(folder: Path, epochs: int, rows: list[tuple], when: float) -> None:
+    """A run folder as netspec train leaves it (metrics.csv and its spec), without training."""
+    folder.mkdir(parents=True)
+    (folder / "spec.yaml").write_text(f"netspec: 1\nname: digits\ntrain:\n  epochs: {epochs}\n")
+    lines = ["epoch,train_loss,test_loss,test_accuracy,lr,seconds,images_per_s"]
+    lines += [",".join(str(v) for v in (k + 1, *row, 0.5, 1000)) for k, row in enumerate(rows)]
+    (folder / "metrics.csv").write_text("\n".join(lines) + "\n")
+    for name in ("spec.yaml", "metrics.csv"):
+        os.utime(folder / name, (when, when))
+
+
+def test_runs_on_disk_are_listed_and_their_curves_overlaid(chromium, live, shots):
+    from playwright.sync_api import expect
+
+    root = Path(live.folder.root)
+    older = [(2.0, 2.2, 0.5, 0.002), (1.0, 1.3, 0.75, 0.002), (0.5, 0.9, 0.9125, 0.001)]
+    newer = [(1.5, 1.4, 0.6, 0.01), (0.8, 0.7, 0.8, 0.01)]
+    _run_folder(root / "runs" / "old", 3, older, time.time() - 100)
+    _run_folder(root / "runs" / "new", 4, newer, time.time() - 50)
+    page = _page(chromium)
+    page.goto(server.url(live))
+    expect(page.locator("#table tbody tr")).to_have_count(8)
+    page.locator("#tab-train").click()
+    runs = page.locator("#runs tbody tr")
+    expect(runs.locator("td.name b")).to_have_text(["runs/new", "runs/old"])  # newest first
+    expect(runs.nth(0)).to_have_class(re.compile("selected"))
+    expect(runs.nth(0).locator("td.state")).to_have_text("stopped")  # 2 of 4 epochs, no checkpoint to go on from
+    expect(runs.nth(1).locator("td.state")).to_have_text("finished")
+    expect(runs.locator("td.num")).to_have_text(["2/4", "80.00%", "3/3", "91.25%"])
+    expect(page.locator("#resume")).to_be_disabled()
+    loss = page.locator("#chart-loss")
+    expect(loss.locator("circle")).to_have_count(2 * 2)
+
+    runs.nth(1).locator("input[type=checkbox]").check()
+    expect(loss.locator("circle")).to_have_count(2 * 2 + 2 * 3)
+    expect(page.locator("#legend .item")).to_have_count(2 + 2)  # two runs, then the train/test key
+    old = page.locator('#chart-loss g.series[data-run="runs/old"][data-kind="train"] circle')
+    xs = [float(x) for x in old.evaluate_all("cs => cs.map(c => c.getAttribute('cx'))")]
+    ys = [float(y) for y in old.evaluate_all("cs => cs.map(c => c.getAttribute('cy'))")]
+    assert xs == sorted(xs) and len(set(xs)) == 3  # epochs left to right
+    assert ys == sorted(ys) and len(set(ys)) == 3  # a falling loss drawn lower each epoch (SVG's y grows down)
+    swatch = runs.nth(1).locator(".swatch").evaluate("e => getComputedStyle(e).backgroundColor")
+    stroke = page.locator('#chart-loss g.series[data-run="runs/old"] path').first.evaluate(
+        "e => getComputedStyle(e).stroke")
+    assert swatch == stroke  # the legend's colour is the curve's
+    titles = page.locator('#chart-accuracy g.series[data-run="runs/old"] circle title').all_text_contents()
+    assert [t.rsplit(": ", 1)[1] for t in titles] == ["50.00%", "75.00%", "91.25%"]
+    page.screenshot(path=shots / "studio-16-overlaid.png")
+    runs.nth(1).locator("input[type=checkbox]").uncheck()
+    expect(loss.locator("circle")).to_have_count(2 * 2)
+    runs.nth(1).click()
+    expect(runs.nth(1)).to_have_class(re.compile("selected"))
+    expect(loss.locator("circle")).to_have_count(2 * 3)
+    expect(page.locator("#run-name")).to_have_text("digits · runs/old")
+
+    page.locator("#tab-try").click()  # neither run has a checkpoint to try
+    expect(page.locator("#try-run")).to_be_disabled()
+    expect(page.locator("#try-run option")).to_have_text(["Train a run first; its best checkpoint is tried here."])
+
+    path = root / "digits.yaml"
+    theirs = path.read_text().replace("epochs: 15", "epochs: 9")
+    path.write_text(theirs)  # changed on disk: Save and train asks first, and Cancel trains nothing
+    page.locator("#tab-train").click()
+    page.locator("#start-train").click()
+    expect(page.locator("#conflict")).to_be_visible()
+    page.locator("#cancel").click()
+    expect(page.locator("#conflict")).to_be_hidden()
+    page.locator("#tab-edit").click()
+    page.locator("#tab-train").click()
+    expect(runs).to_have_count(2)
+    assert path.read_text() == theirs
+    assert not live.runs.runs  # no training was started
     page.context.close()
