@@ -97,7 +97,8 @@ def export(root: str, path: str, fmt: str, lang: str) -> dict:
 
 
 def _internal(error: Exception) -> Refused:
-    return Refused(_("internal error: {error}", error=f"{type(error).__name__}: {error}"), 500)
+    what = f"{type(error).__name__}: {error}"
+    return Refused(_("internal error: {error}", error=what), 500)
 
 
 def _predictor(path: str, top: int):
