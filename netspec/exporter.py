@@ -16,7 +16,7 @@ from .errors import NetspecError, Problem, UsageError
 from .i18n import _
 
 FORMATS = ("onnx", "pt2", "torchscript", "python")
-SUFFIXES = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".pt", "python": ".py"}
+SUFFIXES = {"onnx": ".onnx", "pt2": ".pt2", "torchscript": ".torchscript.pt", "python": ".py"}  # never a .pt source
 TOLERANCE = 1e-5  # the largest difference allowed between the exported model's outputs and torch's
 ONNX_TOLERANCE = 1e-4  # onnxruntime's kernels sum in another order than torch's
 
@@ -70,6 +70,11 @@ def export(path: str, fmt: str, output: str | None = None, overrides=()) -> dict
                                    names=", ".join(FORMATS))))
     model, report, ckpt = _source(path, overrides)
     output = output or os.path.splitext(path)[0] + SUFFIXES[fmt]
+    if os.path.abspath(path) == os.path.abspath(output):
+        raise UsageError(Problem(_("writing {path} would overwrite the file it is exported from",
+                                   path=output),
+                                 hints=(_("give another file with --output, e.g. {example}",
+                                          example=os.path.splitext(output)[0] + "-export" + SUFFIXES[fmt]),)))
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise UsageError(Problem(_("cannot write {path}: {reason}", path=output, reason=_("no such folder, or not "

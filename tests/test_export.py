@@ -165,6 +165,25 @@ def test_bad_input_is_one_message_and_leaves_no_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.pt"]
 
 
+def test_exporting_a_checkpoint_never_writes_over_it(checkpoint, tmp_path):
+    """TorchScript's default file beside best.pt is best.torchscript.pt (it was best.pt itself: the export
+    replaced the checkpoint); an --output that names the checkpoint is refused and its bytes stay."""
+    source = tmp_path / "best.pt"
+    source.write_bytes(checkpoint.read_bytes())
+    before = source.read_bytes()
+    code, out, err = run_cli("export", str(source), "--format", "torchscript")
+    assert (code, err) == (0, "") and source.read_bytes() == before
+    x = torch.randn(3, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.allclose(torch.jit.load(str(tmp_path / "best.torchscript.pt"))(x), netspec.load(str(source))(x),
+                              atol=1e-5)
+    for fmt in ("pt2", "torchscript"):
+        code, _, err = run_cli("export", str(source), "--format", fmt, "-o", str(source))
+        assert code == 2 and "would overwrite the file it is exported from" in err and "Traceback" not in err
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "best.torchscript.pt", "best.torchscript.pt.json"]
+
+
 def test_onnx_without_its_packages_says_how_to_install_them(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     out = tmp_path / "m.onnx"
