@@ -58,7 +58,6 @@ WORDS = {
     "finished": _("finished"),
     "failed": _("failed"),
     "resumable": _("resumable"),
-    "epoch_of": _("epoch {done} of {total}"),
     "loss_chart": _("Loss per epoch"),
     "accuracy_chart": _("Test accuracy"),
     "lr_chart": _("Learning rate"),

@@ -320,6 +320,7 @@
   function dirty() {
     const changed = view && view.state.doc.toString() !== file.saved;
     $("save").disabled = $("start-train").disabled = !file.path;
+    $("start-train").title = file.path ? "" : say("no_spec");
     document.title = (changed ? "• " : "") + (file.path || "") + " — " + say("title");
     $("save").classList.toggle("dirty", !!changed);
     return changed;
@@ -606,7 +607,7 @@
       return;
     }
     const width = Math.max(plot.clientWidth, 200), height = Math.max(plot.clientHeight, 100);
-    const pad = {left: 54, right: 14, top: 10, bottom: 34};
+    const pad = {left: 54, right: 14, top: 10, bottom: 38};
     const ys = points.map((p) => p[1]);
     const xt = ticks(opts.x[0], Math.max(opts.x[1], ...points.map((p) => p[0])), Math.max(2, Math.floor(width / 70)),
                      true);
@@ -622,11 +623,11 @@
     }
     for (const v of xt) {
       svg.append(el("line", {x1: X(v), x2: X(v), y1: height - pad.bottom, y2: height - pad.bottom + 4, class: "axis"}));
-      svg.append(el("text", {x: X(v), y: height - pad.bottom + 16, class: "tick x"}, String(v)));
+      svg.append(el("text", {x: X(v), y: height - pad.bottom + 15, class: "tick x"}, String(v)));
     }
     svg.append(el("line", {x1: pad.left, x2: width - pad.right, y1: height - pad.bottom, y2: height - pad.bottom,
                            class: "axis"}));
-    svg.append(el("text", {x: (pad.left + width - pad.right) / 2, y: height - 3, class: "axis-label"}, say("epoch")));
+    svg.append(el("text", {x: (pad.left + width - pad.right) / 2, y: height - 9, class: "axis-label"}, say("epoch")));
     for (const s of series) {
       if (!s.points.length) continue;
       const g = el("g", {class: "series", "data-run": s.run, "data-kind": s.kind});
@@ -868,7 +869,8 @@
       out.className = "bad";
       return;
     }
-    out.replaceChildren(node("span", {}, say("written", {path: ""})), node("code", {}, r.data.path));
+    const [before, after] = say("written").split("{path}"); // the path in code type, where the language puts it
+    out.replaceChildren(before, node("code", {}, r.data.path), after || "");
     if (r.data.max_difference !== null && r.data.max_difference !== undefined) {
       out.append(node("div", {class: "small"}, say("difference", {value: number(r.data.max_difference)})));
     }
@@ -876,6 +878,7 @@
 
   function showPanel(name) {
     panel = name;
+    history.replaceState(null, "", name === "edit" ? location.pathname + location.search : "#" + name);
     for (const tab of document.querySelectorAll("#tabs .tab")) {
       const on = tab.dataset.panel === name;
       tab.setAttribute("aria-selected", String(on));
@@ -924,7 +927,9 @@
       button.addEventListener("click", () => exportRun(button.dataset.format));
     }
     window.addEventListener("resize", drawCharts);
-    refreshRuns();
+    const tab = location.hash.slice(1); // a reload stays on its tab
+    if (["train", "try", "look"].includes(tab)) showPanel(tab);
+    else refreshRuns();
   }
 
   window.netspecStudio = {get view() { return view; }, goTo};
