@@ -368,12 +368,7 @@ def train(spec: str | dict | None = None, overrides: list[str] | tuple = (), dev
         e.problems, e.doc = [doc.place(p) if p.path else p for p in e.problems], e.doc or doc
         raise
     except (torch.OutOfMemoryError, MemoryError) as e:  # the guard's estimate is a lower bound: it can still happen
-        error = NetspecError(doc.place(Problem(
-            _("training ran out of memory: {torch}", torch=first_line(e)), ("data", "batch_size"),
-            (_("lower data.batch_size, or make the model's largest layer outputs smaller"),
-             _("the checkpoints of the epochs before are kept: `netspec train --resume RUN_DIR` goes on")))))
-        error.doc = doc
-        raise error from None
+        raise _out_of_memory(e, doc) from None
     except Exception as e:  # under torchrun: another rank died, so a collective failed here
         if not _peer_failure(e):
             raise
@@ -446,12 +441,26 @@ def _train(doc: Document, device, resume, stream, max_params, errors, progress) 
                                device=str(trainer.device), folder=trainer.run_dir))
     try:
         return trainer.run()
+    except (torch.OutOfMemoryError, MemoryError) as e:
+        raise _out_of_memory(e, doc, trainer.saved, trainer.run_dir) from None
     except KeyboardInterrupt:
         done = trainer.saved
         raise Interrupted(Problem(_("interrupted: {epochs} finished and saved in {folder}", epochs=_epochs(done),
                                     folder=trainer.run_dir),
                                   hints=(_("go on with `netspec train --resume {folder}`", folder=trainer.run_dir),))
                           ) from None
+
+
+def _out_of_memory(e: BaseException, doc: Document, saved: int = 0, folder: str | None = None) -> NetspecError:
+    """Running out of memory, said at data.batch_size; with how to go on where epochs were saved."""
+    hints = [_("lower data.batch_size, or make the model's largest layer outputs smaller")]
+    if saved:
+        hints.append(_("{epochs} saved in {folder}: `netspec train --resume {folder} --set data.batch_size=N` "
+                       "goes on with a smaller batch", epochs=_epochs(saved), folder=folder))
+    error = NetspecError(doc.place(Problem(_("training ran out of memory: {torch}", torch=first_line(e)),
+                                           ("data", "batch_size"), tuple(hints))))
+    error.doc = doc
+    return error
 
 
 def _score(row: dict, monitor: str) -> float:
