@@ -336,6 +336,7 @@ def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chro
     """The issue's "Done when": a person opens the digits spec with a mistake in it, trains (it fails, in
     words), fixes it, trains for 2 epochs, tries an image and looks at the confusion matrix, never leaving
     the page."""
+    import yaml
     from PIL import Image, ImageDraw
     from playwright.sync_api import expect
 
@@ -369,7 +370,7 @@ def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chro
     expect(page.locator("#status")).to_have_text("valid")
     page.screenshot(path=shots / "flow-3-fixed.png")
 
-    _train_on_page(page, epochs=2)
+    _train_on_page(page, epochs=2, sets="data.batch_size=8")  # 4 times the steps: the curve grows between polls
     row = _run_row(page)
     expect(row.locator("td.name b")).to_have_text("runs/digits", timeout=60_000)
     steps = page.locator("#chart-steps path.line")
@@ -381,6 +382,8 @@ def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chro
     page.screenshot(path=shots / "flow-4-training.png")
     expect(page.locator("#run-state")).to_have_text("finished", timeout=60_000)
     assert "    - Linear: 10\n" in path.read_text()  # trained as saved
+    trained = yaml.safe_load((folder / "runs" / "digits" / "spec.yaml").read_text())
+    assert trained["data"]["batch_size"] == 8 and trained["train"]["epochs"] == 2  # the fields reached it
     rows = [r.split(",") for r in (folder / "runs" / "digits" / "metrics.csv").read_text().splitlines()[1:]]
     best = max(float(r[3]) for r in rows)
     assert len(rows) == 2

@@ -546,7 +546,7 @@
       const tick = node("td", {class: "tick"});
       tick.append(box, swatch);
       const name = node("td", {class: "name"});
-      name.append(node("b", {}, run.folder || run.id), node("small", {}, run.name));
+      name.append(node("b", {}, run.folder || run.spec || run.id), node("small", {}, run.name));
       const state = node("td", {class: "state " + run.state}, say(run.state));
       if (run.state === "stopped" && run.resumable) state.append(node("small", {}, say("resumable")));
       const acc = best(run);
@@ -655,7 +655,7 @@
     const last = Math.max(1, ...shown.map((r) => r.epochs || r.metrics.length));
     const per = (run, key, kind, scale) => ({
       run: run.id, kind, colour: colour(run.id), dots: true,
-      label: run.name + " " + (run.folder || run.id) + (kind === "line" ? "" : " (" + say(kind + "_loss") + ")"),
+      label: run.name + " " + (run.folder || run.spec || run.id) + (kind === "line" ? "" : " (" + say(kind + "_loss") + ")"),
       points: run.metrics.map((m) => [metric(m, "epoch"), metric(m, key)]).filter((p) => p[1] !== null)
         .map((p) => [p[0], p[1] * (scale || 1)]),
     });
@@ -677,7 +677,7 @@
       const item = node("span", {class: "item"});
       const swatch = node("span", {class: "swatch"});
       swatch.style.background = colour(run.id);
-      item.append(swatch, node("span", {}, run.name + " · " + (run.folder || run.id)));
+      item.append(swatch, node("span", {}, run.name + " · " + (run.folder || run.spec || run.id)));
       legend.append(item);
     }
     if (shown.length) {
