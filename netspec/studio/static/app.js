@@ -567,6 +567,7 @@
   function select(id) {
     if (id === selected) return;
     selected = id;
+    $("run-error").hidden = true;
     showRuns();
     if (panel === "look") look();
   }
@@ -583,7 +584,8 @@
     message.hidden = !run.message;
     message.textContent = run.message || "";
     message.className = run.state === "failed" ? "bad" : "";
-    $("stop").disabled = !(run.state === "starting" || run.state === "running");
+    $("stop").disabled = !LIVE.has(run.state);
+    $("stop").textContent = run.state === "stopping" ? say("stop_now") : say("stop"); // a second Stop kills it
     $("resume").disabled = LIVE.has(run.state) || !run.resumable;
   }
 
@@ -710,7 +712,8 @@
     const epochs = $("epochs").value.trim();
     const body = route === "/api/stop" ? {run: selected} : {run: selected, epochs: epochs ? Number(epochs) : null};
     const r = await api(route, body);
-    if (r.status !== 200) banner(r.data.error);
+    $("run-error").hidden = r.status === 200;
+    $("run-error").textContent = r.status === 200 ? "" : r.data.error;
     await refreshRuns();
   }
 
@@ -753,7 +756,7 @@
       return;
     }
     note.textContent = say("trying");
-    const r = await api("/api/try", image, {run, top: 5});
+    const r = await api("/api/try", image, {run, top: 5, name: image.name || ""});
     for (const id of ["top", "prepared", "try-warnings"]) $(id).replaceChildren();
     if (r.status !== 200) {
       note.textContent = r.data.error;
@@ -803,6 +806,12 @@
       overall.textContent = r.data.error;
       overall.className = "bad";
       looked = null;
+      return;
+    }
+    if (!r.data.matrix) { // a model that does not classify: its loss alone
+      overall.textContent = say("loss_only", {loss: number(r.data.loss)});
+      $("matrix").replaceChildren();
+      $("per-class").tBodies[0].replaceChildren();
       return;
     }
     const n = r.data.matrix.flat().reduce((a, b) => a + b, 0);
