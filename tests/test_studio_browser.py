@@ -428,6 +428,16 @@ def test_from_a_planted_mistake_to_a_trained_model_that_classifies_an_image(chro
     assert len(tries) == 2
     expect(top.locator(".class")).to_have_text([t["class"] for t in tries[1]["top"]])
 
+    notes = tmp_path / "notes.png"
+    notes.write_text("not a picture")
+    page.locator("#image").set_input_files(notes)
+    status = page.locator("#try-status")
+    expect(status).to_have_class(re.compile("bad"))
+    assert len(tries) == 3 and "notes.png" in tries[2]["error"]
+    expect(status).to_have_text(tries[2]["error"])
+    expect(page.locator("#seen")).to_be_hidden()
+    page.screenshot(path=shots / "flow-6b-not-a-picture.png")
+
     looks = _answers(page, "**/api/look?*")
     page.locator("#tab-look").click()
     cells = page.locator("#matrix td")

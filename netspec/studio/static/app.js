@@ -758,6 +758,7 @@
     note.textContent = say("trying");
     const r = await api("/api/try", image, {run, top: 5, name: image.name || ""});
     for (const id of ["top", "prepared", "try-warnings"]) $(id).replaceChildren();
+    $("try-result").hidden = r.status !== 200;
     if (r.status !== 200) {
       note.textContent = r.data.error;
       note.className = "small bad";
@@ -920,7 +921,11 @@
     $("resume").addEventListener("click", () => stopOrResume("/api/resume"));
     $("try-run").addEventListener("change", () => picked("try-run"));
     $("look-run").addEventListener("change", () => look());
-    $("image").addEventListener("change", (e) => tryFile(e.target.files[0]));
+    $("image").addEventListener("change", (e) => {
+      tryFile(e.target.files[0]);
+      e.target.value = ""; // the same file chosen again is tried again
+    });
+    $("yours").addEventListener("error", () => { $("yours-box").hidden = true; }); // not a picture the browser shows
     const drop = $("drop");
     const carriesFiles = (e) => e.dataTransfer && Array.from(e.dataTransfer.types).includes("Files");
     drop.addEventListener("dragenter", (e) => { if (carriesFiles(e)) drop.classList.add("over"); });
