@@ -618,7 +618,8 @@
     const [x0, x1, y0, y1] = [xt[0], xt[xt.length - 1], yt[0], yt[yt.length - 1]];
     const X = (v) => pad.left + (v - x0) / (x1 - x0 || 1) * (width - pad.left - pad.right);
     const Y = (v) => height - pad.bottom - (v - y0) / (y1 - y0 || 1) * (height - pad.top - pad.bottom);
-    const svg = el("svg", {width, height, viewBox: `0 0 ${width} ${height}`, class: "curves"});
+    const svg = el("svg", {width, height, viewBox: `0 0 ${width} ${height}`, class: "curves", role: "img",
+                           "aria-label": opts.title});
     for (const v of yt) {
       svg.append(el("line", {x1: pad.left, x2: width - pad.right, y1: Y(v), y2: Y(v), class: "grid"}));
       svg.append(el("text", {x: pad.left - 6, y: Y(v) + 4, class: "tick y"}, opts.format(v)));
@@ -638,7 +639,7 @@
                                        X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1)).join(" ");
       g.append(el("path", {d, stroke: s.colour, class: s.kind === "test" ? "line dashed" : "line",
                            "data-points": s.points.length}));
-      if (s.dots) {
+      if (s.dots && s.points.length <= 80) { // past that, dots would hide the line
         for (const p of s.points) {
           const dot = el("circle", {cx: X(p[0]), cy: Y(p[1]), r: 3, fill: s.kind === "test" ? "#fff" : s.colour,
                                     stroke: s.colour, class: "dot"});
