@@ -658,15 +658,17 @@
     const last = Math.max(1, ...shown.map((r) => r.epochs || r.metrics.length));
     const per = (run, key, kind, scale) => ({
       run: run.id, kind, colour: colour(run.id), dots: true,
-      label: run.name + " " + (run.folder || run.spec || run.id) + (kind === "line" ? "" : " (" + say(kind + "_loss") + ")"),
+      label: run.name + " " + (run.folder || run.spec || run.id) +
+             (kind === "line" ? "" : " (" + say(kind + "_loss") + ")"),
       points: run.metrics.map((m) => [metric(m, "epoch"), metric(m, key)]).filter((p) => p[1] !== null)
         .map((p) => [p[0], p[1] * (scale || 1)]),
     });
     const empty = say("no_epochs");
     chart("chart-loss", shown.flatMap((r) => [per(r, "train_loss", "train"), per(r, "test_loss", "test")]),
           {title: say("loss_chart"), empty, x: [1, last], zero: true, format: number});
+    const percentage = (v, exact) => (exact ? v.toFixed(2) : v) + "%";
     chart("chart-accuracy", shown.map((r) => per(r, "test_accuracy", "line", 100)),
-          {title: say("accuracy_chart"), empty, x: [1, last], top: 100, format: (v, exact) => exact ? v.toFixed(2) + "%" : v + "%"});
+          {title: say("accuracy_chart"), empty, x: [1, last], top: 100, format: percentage});
     chart("chart-lr", shown.map((r) => per(r, "lr", "line")),
           {title: say("lr_chart"), empty, x: [1, last], zero: true, format: number});
     chart("chart-steps", shown.map((run) => ({
