@@ -635,10 +635,16 @@
       if (!s.points.length) continue;
       const g = el("g", {class: "series", "data-run": s.run, "data-kind": s.kind});
       // a new epoch starts its running mean again: its line starts afresh, not joined to the last one
-      const d = s.points.map((p, i) => (i && p[2] === s.points[i - 1][2] ? "L" : "M") +
-                                       X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1)).join(" ");
+      const joined = (i) => i > 0 && i < s.points.length && s.points[i][2] === s.points[i - 1][2];
+      const d = s.points.map((p, i) => (joined(i) ? "L" : "M") + X(p[0]).toFixed(1) + "," + Y(p[1]).toFixed(1))
+        .join(" ");
       g.append(el("path", {d, stroke: s.colour, class: s.kind === "test" ? "line dashed" : "line",
                            "data-points": s.points.length}));
+      s.points.forEach((p, i) => { // an epoch of one point has no line: a dot shows it
+        if (!s.dots && !joined(i) && !joined(i + 1)) {
+          g.append(el("circle", {cx: X(p[0]), cy: Y(p[1]), r: 2.2, fill: s.colour, class: "lone"}));
+        }
+      });
       if (s.dots && s.points.length <= 80) { // past that, dots would hide the line
         for (const p of s.points) {
           const dot = el("circle", {cx: X(p[0]), cy: Y(p[1]), r: 3, fill: s.kind === "test" ? "#fff" : s.colour,
