@@ -454,7 +454,7 @@
   const LIVE = new Set(["starting", "running", "stopping"]);
   const COLOURS = ["#2f5fd0", "#d9480f", "#2e7d4f", "#8e44ad", "#0c8599", "#c2255c", "#7a5c00", "#495057"];
   const COLUMNS = ["epoch", "train_loss", "test_loss", "test_accuracy", "lr", "seconds", "images_per_s"];
-  let runs = [], selected = null, panel = "edit", polling = null, trainAfterSave = false, looked = null;
+  let runs = [], selected = null, panel = "edit", polling = null, trainAfterSave = false, looked = null, tries = 0;
   const overlaid = new Set(), colours = {};
 
   function colour(id) {
@@ -765,7 +765,9 @@
       return;
     }
     note.textContent = say("trying");
+    const mine = ++tries;
     const r = await api("/api/try", image, {run, top: 5, name: image.name || ""});
+    if (mine !== tries) return; // a later picture is being tried: its answer is the one to show
     for (const id of ["top", "prepared", "try-warnings"]) $(id).replaceChildren();
     $("try-result").hidden = r.status !== 200;
     if (r.status !== 200) {
@@ -810,6 +812,8 @@
     if (key === looked) return;
     looked = key;
     overall.textContent = say("looking");
+    for (const id of ["matrix", "export-result"]) $(id).replaceChildren();
+    $("per-class").tBodies[0].replaceChildren();
     const r = await api("/api/look", undefined, {run});
     if (looked !== key) return; // another run was chosen meanwhile
     if (r.status !== 200) {
