@@ -81,12 +81,25 @@ def shots(tmp_path) -> Path:
     return folder
 
 
+PAGE_ERRORS: list[str] = []  # uncaught errors of the page's scripts, in the test running now
+
+
+@pytest.fixture(autouse=True)
+def no_script_errors():
+    """Every test fails on an uncaught error in the page's scripts, whatever it was checking."""
+    PAGE_ERRORS.clear()
+    yield
+    assert PAGE_ERRORS == []
+
+
 def _page(chromium, locale="en-US"):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT)
     context = chromium.new_context(viewport={"width": 1280, "height": 800}, locale=locale)
-    return context.new_page()
+    page = context.new_page()
+    page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
+    return page
 
 
 def _cursor_line(page) -> int:

@@ -31,7 +31,8 @@ from .words import words
 CHECK_SECONDS = 10.0  # a check that takes longer is given up, and the page says so
 MAX_RUNNING = 4  # checks at once in worker threads
 MAX_BODY = 8 * MAX_BYTES  # a request body: a 1 MiB spec as JSON, escapes and all, fits
-STATIC = {"app.js": "text/javascript", "style.css": "text/css", "codemirror.js": "text/javascript"}
+STATIC = {"app.js": "text/javascript", "runs.js": "text/javascript", "style.css": "text/css",
+          "codemirror.js": "text/javascript"}
 HEADERS = {"Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
                                       "img-src 'self' data:; connect-src 'self'; base-uri 'none'; "
                                       "form-action 'none'; frame-ancestors 'none'",
