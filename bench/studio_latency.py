@@ -5,7 +5,7 @@ the browser) and the server's memory at rest (VmRSS of the `netspec studio` proc
 
 Needs Chromium (Debian's `chromium` package) and Playwright (`pip install '.[test]'`). Each keystroke edits
 the last Linear layer's width (64 <-> 256); the time runs from the keydown to the table row showing the new
-shape, so it includes the page's pause of 250 ms before it checks.
+shape, so it includes the page's pause of 150 ms before it checks.
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def main() -> None:
                 lat.append(page.evaluate("() => window.lat"))
                 time.sleep(0.3)
             print(f"keystroke to updated table, ms: median {statistics.median(lat):.0f}, min {min(lat):.0f}, "
-                  f"max {max(lat):.0f} (of {len(lat)}; includes the page's 250 ms pause)")
+                  f"max {max(lat):.0f} (of {len(lat)}; includes the page's 150 ms pause)")
             print("server memory at rest:", ", ".join(rss))
             if a.screenshot:
                 page.screenshot(path=a.screenshot)
