@@ -406,7 +406,8 @@ def _trains_two_epochs(page, folder: Path, shots: Path) -> float:
     import yaml
     from playwright.sync_api import expect
 
-    _train_on_page(page, epochs=2, sets="data.batch_size=8")  # 4 times the steps: the curve grows between polls
+    # 4 times the steps: the curve grows between polls; a rate that changes every batch, drawn within the epochs
+    _train_on_page(page, epochs=2, sets="data.batch_size=8\ntrain.scheduler={OneCycleLR: {max_lr: 0.01}}")
     row = _run_row(page)
     expect(row.locator("td.name b")).to_have_text("runs/digits", timeout=60_000)
     steps = page.locator("#chart-steps path.line")
@@ -424,6 +425,11 @@ def _trains_two_epochs(page, folder: Path, shots: Path) -> float:
     assert len(rows) == 2
     expect(page.locator("#chart-loss circle")).to_have_count(4)  # train and test loss of 2 epochs
     expect(page.locator("#chart-accuracy circle")).to_have_count(2)
+    assert trained["train"]["scheduler"] == {"OneCycleLR": {"max_lr": 0.01}}
+    within = page.locator('#chart-lr g.series[data-kind="within"] path')  # one line, up then down
+    heights = [float(p.split(",")[1]) for p in within.get_attribute("d")[1:].split(" L")]
+    top = heights.index(min(heights))  # SVG's y grows downwards: the highest rate is the smallest y
+    assert len(heights) > 4 and 0 < top < len(heights) - 1 and heights[0] > heights[top] < heights[-1]
     expect(row.locator("td.num").first).to_have_text("2/2")
     expect(row.locator("td.num").last).to_have_text(f"{100 * best:.2f}%")
     page.screenshot(path=shots / "flow-5-trained.png")

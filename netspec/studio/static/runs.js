@@ -230,8 +230,16 @@
     const percentage = (v, exact) => (exact ? v.toFixed(2) : v) + "%";
     chart("chart-accuracy", shown.map((r) => per(r, "test_accuracy", "line", 100)),
           {title: say("accuracy_chart"), empty, x: [1, last], top: 100, format: percentage});
-    chart("chart-lr", shown.map((r) => per(r, "lr", "line")),
-          {title: say("lr_chart"), empty, x: [1, last], zero: true, format: number});
+    // Within the epoch too, where the run was followed live: a scheduler that steps every batch shows its curve
+    const within = (run) => ({
+      run: run.id, kind: "within", colour: colour(run.id), dots: false, label: run.name,
+      points: (run.steps || []).filter((s) => s.lr !== null && s.lr !== undefined)
+        .map((s) => [s.epoch - 1 + s.done / s.total, s.lr, 0]), // one line across the epochs
+    });
+    // a run followed live: its line alone (its per-epoch figure is the rate at each epoch's start, on that line)
+    const rates = shown.map((r) => (within(r).points.length ? within(r) : per(r, "lr", "line")));
+    const live = rates.some((s) => s.kind === "within");
+    chart("chart-lr", rates, {title: say("lr_chart"), empty, x: [live ? 0 : 1, last], zero: true, format: number});
     chart("chart-steps", shown.map((run) => ({
       run: run.id, kind: "line", colour: colour(run.id), dots: false, label: run.name,
       points: (run.steps || []).filter((s) => s.loss !== null).map((s) => [s.epoch - 1 + s.done / s.total, s.loss,
