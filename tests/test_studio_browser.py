@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from netspec.studio import server
+from netspec.studio.words import words
 from tests.helpers import ROOT
 from tests.test_studio import checks_that_hang
 
@@ -201,6 +202,22 @@ def test_the_page_speaks_chinese_when_asked(chromium, live, shots):
     expect(message).to_contain_text("Linear 的 out_features")
     expect(page.locator("#table thead")).to_contain_text("输出形状")
     page.screenshot(path=shots / "studio-8-chinese.png")
+
+    # Train, Try and Look speak it too, and so does a training started from the page: the mistake, trained,
+    # fails in check's Chinese words
+    zh = words("zh")
+    assert zh["start_train"] != words("en")["start_train"]  # translated: the test cannot pass in English
+    page.locator("#tab-train").click()
+    for element, key in (("#tab-train", "train"), ("#epochs-label", "epochs"), ("#start-train", "start_train")):
+        expect(page.locator(element)).to_have_text(zh[key])
+    page.locator("#start-train").click()
+    expect(page.locator("#run-state")).to_have_text(zh["failed"], timeout=60_000)
+    expect(page.locator("#run-message")).to_contain_text("Linear 的 out_features")
+    page.screenshot(path=shots / "studio-8b-chinese-train.png")
+    page.locator("#tab-try").click()
+    expect(page.locator("#drop-text")).to_have_text(zh["drop"])
+    page.locator("#tab-look").click()
+    expect(page.locator("#matrix-title")).to_have_text(zh["matrix"])
     page.context.close()
 
 
