@@ -108,20 +108,16 @@ def _token(request: Request) -> str:
 
 
 def create_app(studio: Studio) -> Guard:
-    """The studio's ASGI application."""
+    """The studio's ASGI application: the editor's routes here, the runs' in runroutes.py."""
+    from .runroutes import run_routes
+
     routes = [Route("/", partial(_page, studio=studio)),
               Route("/static/{name}", _static),
               Route("/api/session", partial(_session, studio=studio)),
               Route("/api/file", partial(_file, studio=studio)),
               Route("/api/check", partial(_check, studio=studio), methods=["POST"]),
-              Route("/api/save", partial(_save, studio=studio), methods=["POST"]),
-              Route("/api/train", partial(_train, studio=studio), methods=["POST"]),
-              Route("/api/resume", partial(_resume, studio=studio), methods=["POST"]),
-              Route("/api/stop", partial(_stop, studio=studio), methods=["POST"]),
-              Route("/api/runs", partial(_runs, studio=studio)),
-              Route("/api/try", partial(_try, studio=studio), methods=["POST"]),
-              Route("/api/look", partial(_look, studio=studio)),
-              Route("/api/export", partial(_export, studio=studio), methods=["POST"])]
+              Route("/api/save", partial(_save, studio=studio), methods=["POST"])]
+    routes += [Route(path, partial(handler, studio=studio), methods=methods) for path, handler, methods in run_routes()]
     return Guard(Starlette(routes=routes), studio)
 
 
@@ -232,140 +228,6 @@ async def _save(request: Request, studio: Studio) -> Response:
         return JSONResponse({"written": False, "conflict": True, "hash": saved.hash, "disk_text": saved.disk_text},
                             409, headers=HEADERS)
     return JSONResponse({"written": True, "hash": saved.hash}, headers=HEADERS)
-
-
-def _optional(body: dict, name: str, kind: type, lang: str) -> Response | None:
-    """A 400 when the body's optional `name` is there, not null, and not of `kind` (a bool is no number)."""
-    value = body.get(name)
-    if value is None or isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return None
-    return _error(_("the request's `{name}` is missing or of the wrong type", name=name), 400, lang)
-
-
-async def _train(request: Request, studio: Studio) -> Response:
-    """Train a spec as saved on disk, in a child process: `netspec train PATH [--set ...] [--device D]`."""
-    lang = _lang(request)
-    body = await _body(request, lang, {"path": str})
-    if isinstance(body, Response):
-        return body
-    wrong = _optional(body, "epochs", int, lang) or _optional(body, "device", str, lang) or \
-        _optional(body, "sets", list, lang)
-    if wrong is not None:
-        return wrong
-    sets = body.get("sets") or []
-    if not all(isinstance(item, str) for item in sets):
-        return _error(_("the request's `{name}` is missing or of the wrong type", name="sets"), 400, lang)
-    if body.get("epochs") is not None and body["epochs"] < 1:
-        return _error(_("the number of epochs must be 1 or more, not {value}", value=body["epochs"]), 400, lang)
-    try:
-        path = studio.folder.path(body["path"])
-        if not os.path.isfile(path):
-            raise Refused(_("no such file: {path}", path=body["path"]), 404)
-        run = studio.runs.train(body["path"], body.get("epochs"), body.get("device") or None, sets, lang)
-    except Refused as e:
-        return _error(e.message, e.status, lang)
-    return JSONResponse({"run": run}, headers=HEADERS)
-
-
-async def _resume(request: Request, studio: Studio) -> Response:
-    lang = _lang(request)
-    body = await _body(request, lang, {"run": str})
-    if isinstance(body, Response):
-        return body
-    wrong = _optional(body, "epochs", int, lang)
-    if wrong is not None:
-        return wrong
-    if body.get("epochs") is not None and body["epochs"] < 1:
-        return _error(_("the number of epochs must be 1 or more, not {value}", value=body["epochs"]), 400, lang)
-    try:
-        run = await anyio.to_thread.run_sync(studio.runs.resume, body["run"], body.get("epochs"), lang)
-    except Refused as e:
-        return _error(e.message, e.status, lang)
-    return JSONResponse({"run": run}, headers=HEADERS)
-
-
-async def _stop(request: Request, studio: Studio) -> Response:
-    lang = _lang(request)
-    body = await _body(request, lang, {"run": str})
-    if isinstance(body, Response):
-        return body
-    try:
-        studio.runs.stop(body["run"])
-    except Refused as e:
-        return _error(e.message, e.status, lang)
-    return JSONResponse({"stopping": True}, headers=HEADERS)
-
-
-async def _runs(request: Request, studio: Studio) -> Response:
-    """Every run, newest first; or, with ?id=, the one run (its pending-N id leads to it once it has a folder)."""
-    lang = _lang(request)
-    wanted = request.query_params.get("id")
-    if wanted is None:
-        return JSONResponse({"runs": await anyio.to_thread.run_sync(studio.runs.listing, lang)}, headers=HEADERS)
-    run = await anyio.to_thread.run_sync(studio.runs.get, wanted)
-    if run is None:
-        return _error(_("no such run: {run}", run=wanted), 404, lang)
-    return JSONResponse(await anyio.to_thread.run_sync(studio.runs.describe, run, lang), headers=HEADERS)
-
-
-async def _try(request: Request, studio: Studio) -> Response:
-    """The top classes of a picture (the request's body) from the run's checkpoint, and how the model sees it."""
-    from .trying import MAX_PICTURE, checkpoint, try_picture
-
-    lang = _lang(request)
-    too_big = _error(_("the picture is over {limit} MiB", limit=MAX_PICTURE >> 20), 413, lang)
-    try:
-        top = int(request.query_params.get("top", "5"))
-    except ValueError:
-        top = 0
-    if top < 1:
-        return _error(_("top must be a whole number, 1 or more"), 400, lang)
-    if int(request.headers.get("content-length") or 0) > MAX_PICTURE:
-        return too_big
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_PICTURE:
-            return too_big
-    name = os.path.basename(request.query_params.get("name", ""))[:200] or tr(_("the picture"), lang)
-    try:
-        path = await anyio.to_thread.run_sync(checkpoint, studio.runs, request.query_params.get("run"))
-        result = await anyio.to_thread.run_sync(try_picture, path, bytes(data), top, name, lang)
-    except Refused as e:
-        return _error(e.message, e.status, lang)
-    return JSONResponse(result, headers=HEADERS)
-
-
-async def _look(request: Request, studio: Studio) -> Response:
-    """The run's confusion matrix and accuracy per class on its test split (`netspec eval`)."""
-    from .trying import checkpoint, look
-
-    lang = _lang(request)
-    try:
-        path = await anyio.to_thread.run_sync(checkpoint, studio.runs, request.query_params.get("run"))
-        result = await anyio.to_thread.run_sync(look, studio.folder.root, path, lang)
-    except Refused as e:
-        return _error(e.message, e.status, lang)
-    return JSONResponse(result, headers=HEADERS)
-
-
-async def _export(request: Request, studio: Studio) -> Response:
-    """The run's model in a format of `netspec export`, written into its run folder."""
-    from .trying import EXPORTED, checkpoint, export
-
-    lang = _lang(request)
-    body = await _body(request, lang, {"run": str, "format": str})
-    if isinstance(body, Response):
-        return body
-    if body["format"] not in EXPORTED:
-        return _error(_("unknown format `{name}`; the formats are {names}", name=body["format"],
-                        names=", ".join(EXPORTED)), 400, lang)
-    try:
-        path = await anyio.to_thread.run_sync(checkpoint, studio.runs, body["run"])
-        result = await anyio.to_thread.run_sync(export, studio.folder.root, path, body["format"], lang)
-    except Refused as e:
-        return _error(e.message, e.status, lang)
-    return JSONResponse(result, headers=HEADERS)
 
 
 def start(target: str | None, port: int = 0) -> tuple[Studio, "socket.socket"]:
