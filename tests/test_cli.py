@@ -1,5 +1,6 @@
 """The command line, through netspec.cli.main(argv) and, where the process matters, a subprocess."""
 import json
+import os
 import subprocess
 import sys
 
@@ -128,3 +129,31 @@ def test_console_script_entry_point_and_module():
     r = subprocess.run([sys.executable, "-m", "netspec", "check", "specs/seed_mlp.yaml"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "(N, 8)" in r.stdout
+
+
+def _run_entry(tmp_path, before: str, argv: list[str]):
+    """The `netspec` console entry (cli.run) in a child, after `before`, its output piped (so buffered)."""
+    code = f"import sys, atexit, threading, time\n{before}\nsys.argv = {['netspec', *argv]!r}\n" \
+           "from netspec.cli import run\nrun()\n"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, env=env)
+
+
+def test_the_entry_leaves_without_teardown_yet_flushes_and_runs_exit_handlers(tmp_path):
+    mark = tmp_path / "atexit"
+    r = _run_entry(tmp_path, f"atexit.register(lambda: open({str(mark)!r}, 'w').write('ran'))",
+                   ["check", "specs/seed_mlp.yaml"])
+    assert r.returncode == 0 and "(N, 8)" in r.stdout  # the buffered table arrives whole
+    assert mark.read_text() == "ran"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("netspec: 1\nmodel:\n  input: [4]\n  layers:\n    - Linear: {out_features: -3}\n")
+    r = _run_entry(tmp_path, "", ["check", str(bad)])
+    assert r.returncode == 1 and "bad.yaml:5:" in r.stderr  # the exit code and the words, as before
+
+
+def test_the_entry_waits_for_a_thread_still_alive(tmp_path):
+    mark = tmp_path / "thread"
+    r = _run_entry(tmp_path, "threading.Thread(target=lambda: (time.sleep(1), open("
+                             f"{str(mark)!r}, 'w').write('done'))).start()", ["--version"])
+    assert r.returncode == 0 and r.stdout.startswith("netspec ")
+    assert mark.read_text() == "done"  # the ordinary exit joined it
