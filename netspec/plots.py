@@ -96,8 +96,11 @@ def curves(runs: list[tuple[str, list[dict]]], path: str) -> None:
         points = series("lr")
         if points:
             rate.plot(*zip(*points), "-", color=colour, marker=".", label=label)
+    from matplotlib.ticker import MaxNLocator
+
     for ax, title, ylabel in ((loss, _("loss"), _("loss")), (accuracy, _("test accuracy"), "%"),
                               (rate, _("learning rate"), "lr")):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1, steps=[1, 2, 5, 10]))  # epochs, never 0.96
         ax.set_title(_words(title))
         ax.set_xlabel(_words(_("epoch")))
         ax.set_ylabel(_words(ylabel))

@@ -49,3 +49,20 @@ def test_bad_plot_requests_are_one_message(two_runs, tmp_path):
     assert code == 2 and "has no metrics.csv" in err and not (tmp_path / "x.png").exists()
     code, _, err = run_cli("plot", str(two_runs[0]), "-o", str(tmp_path / "x.gif"))
     assert code == 2 and ".png, .svg or .pdf" in err and not (tmp_path / "x.gif").exists()
+
+
+@pytest.mark.parametrize("epochs", [1, 3, 60])
+def test_the_epoch_axes_count_whole_epochs(epochs, monkeypatch, tmp_path):
+    from netspec import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig))
+    rows = [{"epoch": float(e), "train_loss": 2 / e, "test_loss": 2.2 / e, "test_accuracy": 0.1 + e / 100,
+             "lr": 0.001} for e in range(1, epochs + 1)]
+    plots.curves([("run", rows)], str(tmp_path / "curves.png"))
+    fig = drawn[0]
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        lo, hi = ax.get_xlim()
+        ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
+        assert 1 <= len(ticks) <= 10 and all(t == int(t) for t in ticks), ticks  # never 0.96, 1.02, 2.5
