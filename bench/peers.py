@@ -8,7 +8,8 @@ One epoch and a test pass, batch 64, Adam 1e-3, on the same CIFAR-format random 
   lightning  a LightningModule and a DataLoader(TensorDataset), Trainer defaults but the progress bar
   keras      Keras 3 on the torch backend, model.fit on NumPy arrays, then evaluate
 for the LeNet of specs/cifar.yaml on 50,000 images, and ResNet-20 (specs/resnet_cifar.yaml) on 10,000.
-Prints each one's training-epoch time, whole-process time and peak memory (min of --repeat runs), the
+Prints each one's training-epoch time, whole-process time and peak memory (the run of least time of
+--repeat rounds, each round every contender once, one process at a time), the
 ratios the speed issue asks for, and netspec's time to its first batch against `import torch`.
 
 usage: pip install '.[bench]'; python bench/peers.py [--repeat 2] [--models lenet,resnet20] [--device cpu]
@@ -161,7 +162,7 @@ print(json.dumps({"train_s": clock.s, "test_acc": acc}), flush=True)
 # the first batch (the hook is torch's global optimizer hook; importing torch.optim here costs what
 # netspec pays for it anyway). `netspec train` puts its stand-in for torch's compiler in place before it
 # imports torch (these specs do not compile); the timer's import of torch must not come first, or the child
-# would time netspec with the real compiler loaded, a second it does not spend.
+# would time netspec with the real compiler loaded, a second it does not spend. It ends as the command does.
 NETSPEC = r"""
 import sys, time, json, os
 start = float(os.environ["BENCH_SPAWNED"])
@@ -173,11 +174,12 @@ def hook(*_):
     if not first:
         first.append(time.time() - start)
 o.register_optimizer_step_post_hook(hook)
-from netspec.cli import main
-code = main(sys.argv[1:], sys.stdout, sys.stderr)
-print(json.dumps({"first_batch_s": first[0] if first else None, "compiler_loaded": eager.compiler_loaded()}),
-      flush=True)
-sys.exit(code)
+import atexit
+atexit.register(lambda: print(json.dumps({"first_batch_s": first[0] if first else None,
+                                          "compiler_loaded": eager.compiler_loaded()}), flush=True))
+from netspec.cli import run
+sys.argv[0] = "netspec"
+run()  # as the `netspec` command ends: exit handlers (the line above), then no interpreter teardown
 """
 
 
@@ -231,14 +233,15 @@ def main() -> None:
             subprocess.run([sys.executable, str(SHARED / "make_cifar_format.py"), folders[model], *sizes], check=True,
                            capture_output=True)
         import_torch = min(run([sys.executable, "-c", "import torch"])[0] for _ in range(a.repeat))
-        print(f"device {a.device}; min of {a.repeat} runs; `python -c 'import torch'`: {import_torch:.2f} s",
+        print(f"device {a.device}; least of {a.repeat} rounds; `python -c 'import torch'`: {import_torch:.2f} s",
               flush=True)
         for model in a.models.split(","):
             n_train, n_test = (50000, 10000) if model == "lenet" else (10000, 2000)
             results: dict = {}
-            for name, argv in contenders(model, folders[model], n_train, n_test, a.device, tmp).items():
-                best = None
-                for _ in range(a.repeat):
+            # in rounds (raw, seed, netspec, lightning, keras, then again): a machine whose speed drifts
+            # over the minutes of a run slows every contender alike, not the ones that happen to come last
+            for _ in range(a.repeat):
+                for name, argv in contenders(model, folders[model], n_train, n_test, a.device, tmp).items():
                     if name == "netspec":
                         subprocess.run(["rm", "-rf", f"{tmp}/run-{model}"])
                     wall, peak, out = run(argv)
@@ -246,9 +249,9 @@ def main() -> None:
                     if name == "netspec":
                         figures["train_s"] = netspec_train_s(f"{tmp}/run-{model}", n_train)
                     figures |= {"wall": wall, "peak": peak}
-                    best = figures if best is None or wall < best["wall"] else best
-                results[name] = best
-                print(f"  {model} {name}: {json.dumps(best)}", flush=True)
+                    print(f"  {model} {name}: {json.dumps(figures)}", flush=True)
+                    best = results.get(name)
+                    results[name] = figures if best is None or wall < best["wall"] else best
             print(f"\n{model}: one epoch of {n_train:,} images and a test pass of {n_test:,}")
             print(f"{'':12s}{'train epoch s':>14s}{'process s':>11s}{'peak MiB':>10s}")
             for name, r in results.items():
