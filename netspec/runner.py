@@ -199,18 +199,20 @@ class Trainer:
         return history
 
     def _curves(self, force: bool) -> None:
-        """curves.png in the run folder: after the last epoch, and after others when the last picture is
-        5 s old (drawing takes a second or so with matplotlib's import, which a short epoch should not pay
-        each time); never twice for the same epochs."""
+        """curves.png in the run folder: after the last epoch, and after others when drawing has taken at
+        most 2% of the time since the last picture (curves_due); never twice for the same epochs."""
         import time
 
-        if not self.rows or not force and time.monotonic() - getattr(self, "_drawn", -1e9) < 5:
+        if not self.rows or not force and not curves_due(time.monotonic() - getattr(self, "_drawn", -1e9),
+                                                         getattr(self, "_draw_s", 0.0)):
             return
         if getattr(self, "_drawn_rows", None) == len(self.rows):  # the picture already shows every epoch
             return
         from .plots import curves
 
+        took = time.perf_counter()
         curves([(self.spec["name"], self.rows)], os.path.join(self.run_dir, "curves.png"))
+        self._draw_s = time.perf_counter() - took
         self._drawn, self._drawn_rows = time.monotonic(), len(self.rows)
 
     def _summary(self) -> None:
@@ -335,6 +337,14 @@ class Trainer:
                 if row[key] is not None:
                     self.writer.add_scalar(tag, row[key], epoch)
             self.writer.flush()
+
+
+def curves_due(since: float, draw_s: float) -> bool:
+    """Whether an epoch's end redraws curves.png, `since` seconds after the last picture, which took
+    `draw_s` to draw. Drawing takes about half a second on a 2-core machine (the first, importing
+    matplotlib, more than a second): a run of short epochs redraws every 5 s at most and keeps drawing
+    within 2% of its time."""
+    return since >= max(5.0, 50 * draw_s)
 
 
 def _stop_if_not_finite(bad: torch.Tensor, epoch: int, world) -> None:

@@ -54,7 +54,7 @@ def test_curves_are_never_drawn_twice_for_the_same_epochs(epochs, tmp_path, monk
     drawn = []
     real = plots.curves
     monkeypatch.setattr(plots, "curves", lambda runs, path: drawn.append(len(runs[0][1])) or real(runs, path))
-    clock = iter(range(0, 10_000, 100))  # each epoch 100 s after the one before: never throttled
+    clock = iter(range(0, 10_000_000, 1000))  # each epoch 1000 s after the one before: never throttled
     monkeypatch.setattr(time, "monotonic", lambda: float(next(clock)))
     code, _out, err = run_cli("train", str(ROOT / "specs" / "digits.yaml"), "--set", f"train.epochs={epochs}",
                               "--set", f"output.dir={tmp_path / 'run'}", "--set", "output.tensorboard=false")
@@ -111,3 +111,11 @@ def test_a_run_that_compiles_is_given_the_real_compiler(tmp_path):
     assert not _compiles(Namespace(**dict(run, spec=str(tmp_path / "missing.yaml"))))
     assert not _compiles(Namespace(**dict(run, spec=None)))  # neither: the usage error is _train's to say
     assert _compiles(Namespace(**dict(run, spec=None, resume=str(tmp_path), overrides=["train.compile=true"])))
+
+
+def test_curves_are_redrawn_within_two_percent_of_the_time():
+    from netspec.runner import curves_due
+
+    assert curves_due(6.0, 0.0) and not curves_due(4.9, 0.0)  # at most every 5 s
+    assert not curves_due(20.0, 0.5) and curves_due(25.0, 0.5)  # half a second of drawing: every 25 s
+    assert not curves_due(59.0, 1.2) and curves_due(61.0, 1.2)
