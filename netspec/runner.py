@@ -462,11 +462,19 @@ def _train(doc: Document, device, resume, stream, max_params, errors, progress) 
 
 
 def _out_of_memory(e: BaseException, doc: Document, saved: int = 0, folder: str | None = None) -> NetspecError:
-    """Running out of memory, said at data.batch_size; with how to go on where epochs were saved."""
-    hints = [_("lower data.batch_size, or make the model's largest layer outputs smaller")]
-    if saved:
-        hints.append(_("{epochs} saved in {folder}: `netspec train --resume {folder} --set data.batch_size=N` "
-                       "goes on with a smaller batch", epochs=_epochs(saved), folder=folder))
+    """Running out of memory, said at data.batch_size with half of it to try; with how to go on where
+    epochs were saved."""
+    batch = resolved(doc.data, "run")["data"]["batch_size"] if isinstance(doc.data.get("data"), dict) else 0
+    half = max(1, batch // 2)
+    if batch > 1:
+        hints = [_("lower data.batch_size from {batch} to {half}, say, or make the model's largest layer outputs "
+                   "smaller", batch=batch, half=half)]
+    else:
+        hints = [_("data.batch_size is 1 already: make the model's largest layer outputs smaller, or train on a "
+                   "device with more memory")]
+    if saved and batch > 1:
+        hints.append(_("{epochs} saved in {folder}: `netspec train --resume {folder} --set data.batch_size={half}` "
+                       "goes on with a smaller batch", epochs=_epochs(saved), folder=folder, half=half))
     error = NetspecError(doc.place(Problem(_("training ran out of memory: {torch}", torch=first_line(e)),
                                            ("data", "batch_size"), tuple(hints))))
     error.doc = doc

@@ -181,10 +181,23 @@ def test_running_out_of_memory_while_training_is_said_with_what_to_lower(tmp_pat
                     f"    - Flatten\n    - Linear: 10\ntrain:\n  epochs: 1\n  device: cpu\noutput:\n  dir: {tmp_path}\n")
     code, out, err = run_cli("train", str(spec))
     assert code == 1 and "Traceback" not in err and "internal error" not in err
-    assert "training ran out of memory" in err and "lower data.batch_size" in err
+    assert "training ran out of memory" in err and "lower data.batch_size from 32 to 16, say," in err
     assert ("Tried to allocate 2.00 GiB" in err) == (error == "torch")
     assert f"{spec}:4:" in err  # at data.batch_size
     assert "--resume" not in err  # nothing was saved in epoch 1: no comfort to offer
+
+
+def test_running_out_of_memory_at_a_batch_of_one_says_what_else_to_change(tmp_path, monkeypatch):
+    import torch
+
+    def exhausted(self, x):
+        raise torch.OutOfMemoryError("CUDA out of memory.")
+    monkeypatch.setattr(torch.nn.Linear, "forward", exhausted)
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"netspec: 1\ndata:\n  dataset: digits\n  batch_size: 1\nmodel:\n  input: [1, 8, 8]\n  layers:\n"
+                    f"    - Flatten\n    - Linear: 10\ntrain:\n  epochs: 1\n  device: cpu\noutput:\n  dir: {tmp_path}\n")
+    code, _out, err = run_cli("train", str(spec))
+    assert code == 1 and "data.batch_size is 1 already" in err and "lower data.batch_size" not in err
 
 
 def test_running_out_of_memory_after_saved_epochs_says_how_to_go_on_with_a_smaller_batch(tmp_path, monkeypatch):
@@ -204,7 +217,7 @@ def test_running_out_of_memory_after_saved_epochs_says_how_to_go_on_with_a_small
                     f"    - Flatten\n    - Linear: 10\ntrain:\n  epochs: 3\n  device: cpu\noutput:\n  dir: {run}\n")
     code, out, err = run_cli("train", str(spec))
     assert code == 1 and "training ran out of memory" in err and "epoch 1/3" in out and "epoch 2/3" not in out
-    assert f"1 epoch saved in {run}: `netspec train --resume {run} --set data.batch_size=N`" in err
+    assert f"1 epoch saved in {run}: `netspec train --resume {run} --set data.batch_size=16`" in err
     monkeypatch.setattr(torch.nn.Linear, "forward", real)
     code, out, err = run_cli("train", "--resume", str(run), "--set", "data.batch_size=16")
     assert (code, err) == (0, "") and "epoch 2/3" in out and "epoch 3/3" in out and "epoch 1/3" not in out
