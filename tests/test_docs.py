@@ -229,7 +229,7 @@ def _command(block: Block) -> tuple[dict[str, str], list[str], str]:
 def run_command(block: Block, folder: Path, monkeypatch) -> tuple[int, str]:
     """Run the block's command in `folder` (its document's files and specs/ there): (exit status, output)."""
     from netspec.cli import main
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
     env, argv, _ = _command(block)
     if folder.exists():
@@ -246,10 +246,10 @@ def run_command(block: Block, folder: Path, monkeypatch) -> tuple[int, str]:
         m.setenv("NETSPEC_LANG", block.language)
         for key, value in env.items():
             m.setenv(key, value)
-        vision._cache.cache_clear()
+        visionprobe._cache.cache_clear()
         buffer = io.StringIO()
         code = main(argv, buffer, buffer)
-        vision._cache.cache_clear()
+        visionprobe._cache.cache_clear()
     return code, buffer.getvalue()
 
 

@@ -30,13 +30,13 @@ def _check(case: Path) -> tuple[int, str]:
 
 @pytest.fixture(autouse=True)
 def _at_root(monkeypatch, tmp_path):
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
     monkeypatch.chdir(ROOT)  # so that messages name the file as tests/specs/invalid/NAME.yaml
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # torchvision answers measured now, not remembered
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
     yield
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
 
 
 def test_enough_cases():

@@ -24,7 +24,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
-from netspec.layers import vision
+from netspec.layers import vision, visionprobe
 from netspec.registry import layers
 from tests.helpers import spec
 
@@ -187,9 +187,9 @@ def test_macs_are_torchs_count(case):
 def own_cache(tmp_path, monkeypatch):
     """A shape cache of the test's own, so a measurement is made here and written nowhere else."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
     yield
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
 
 
 @pytest.mark.parametrize("model, given, shape", TORCHVISION, ids=[f"{m}-{s[1]}" for m, _, s in TORCHVISION])

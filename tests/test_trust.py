@@ -6,7 +6,7 @@ import pytest
 
 from netspec import distributed
 from netspec.errors import UsageError
-from netspec.layers import vision
+from netspec.layers import visionprobe
 from tests.helpers import run_cli
 
 
@@ -45,11 +45,11 @@ def installed(monkeypatch):
 
     def pretend(value):
         monkeypatch.setattr(importlib.metadata, "version", lambda name: value if name == "torchvision" else real(name))
-        vision._table.cache_clear()
-        return vision._table()
+        visionprobe._table.cache_clear()
+        return visionprobe._table()
     yield pretend
     monkeypatch.setattr(importlib.metadata, "version", real)
-    vision._table.cache_clear()
+    visionprobe._table.cache_clear()
 
 
 def test_the_shipped_table_is_kept_for_a_local_version_suffix(installed, capsys):
@@ -74,7 +74,7 @@ SMALL = ("resnet18", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5"
 
 
 def _entries():
-    shipped = vision._shipped()
+    shipped = visionprobe._shipped()
     keys = sorted(k for k in shipped if json.loads(k)[0] in SMALL and json.loads(k)[2][1] <= 64)
     return [(k, shipped[k]) for k in keys[::3]]
 
@@ -107,7 +107,7 @@ def test_a_failure_while_measuring_a_torchvision_model_is_an_internal_error_not_
     import torchvision
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError()
@@ -115,7 +115,7 @@ def test_a_failure_while_measuring_a_torchvision_model_is_an_internal_error_not_
     spec = tmp_path / "s.yaml"
     spec.write_text("netspec: 1\nmodel:\n  input: [3, 40, 44]\n  layers:\n    - torchvision.resnet18: 10\n")
     code, out, err = run_cli("check", str(spec))
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
     assert code == 1 and "Traceback" not in err
     assert err.startswith("netspec: internal error: MemoryError") and "NETSPEC_DEBUG=1" in err
     assert "does not accept" not in err
@@ -123,12 +123,12 @@ def test_a_failure_while_measuring_a_torchvision_model_is_an_internal_error_not_
 
 def test_a_real_refusal_of_arguments_is_still_said_as_one(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
     spec = tmp_path / "s.yaml"
     spec.write_text("netspec: 1\nmodel:\n  input: [3, 40, 44]\n  layers:\n    - torchvision.resnet18: {num_classes: 10, "
                     "groups: 0}\n")
     code, out, err = run_cli("check", str(spec))
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
     assert code == 1 and "internal error" not in err and "torchvision.resnet18" in err, err
 
 

@@ -15,12 +15,12 @@ from tests.helpers import ROOT, run_cli, spec
 @pytest.fixture(autouse=True)
 def _own_cache(tmp_path, monkeypatch):
     """Each test starts with an empty shape cache of its own."""
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
     yield
-    vision._cache.cache_clear()
+    visionprobe._cache.cache_clear()
 
 
 @pytest.mark.parametrize("model,shape", [("resnet18", [3, 64, 64]), ("mobilenet_v3_small", [3, 32, 32]),
@@ -61,13 +61,13 @@ def test_common_inputs_need_no_torch_at_all(tmp_path):
 
 
 def test_the_shipped_table_agrees_with_torchvision():
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
-    shipped = vision._shipped()
+    shipped = visionprobe._shipped()
     assert len(shipped) >= 1800
     for key in sorted(shipped)[::311]:  # a spread of models, inputs and class counts
         model, kwargs, shape = json.loads(key)
-        assert shipped[key] == vision._measure(model, kwargs, tuple(shape)), key
+        assert shipped[key] == visionprobe._measure(model, kwargs, tuple(shape)), key
 
 
 @pytest.mark.parametrize("model,shape,classes", [("resnet50", [3, 224, 224], 7), ("squeezenet1_1", [3, 96, 96], 3),
@@ -75,24 +75,24 @@ def test_the_shipped_table_agrees_with_torchvision():
                                                  ("googlenet", [3, 64, 64], 250), ("alexnet", [3, 32, 32], 5),
                                                  ("swin_t", [3, 128, 128], 4096)])
 def test_a_class_count_the_table_lacks_is_answered_from_it_as_torchvision_builds_it(model, shape, classes):
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
     kwargs = {"num_classes": classes}
-    answer = vision._any_classes(model, kwargs, tuple(shape))
-    assert answer is not None and cache_key_missing(vision, model, kwargs, shape)
-    assert answer == vision._measure(model, kwargs, tuple(shape))
+    answer = visionprobe._any_classes(model, kwargs, tuple(shape))
+    assert answer is not None and cache_key_missing(visionprobe, model, kwargs, shape)
+    assert answer == visionprobe._measure(model, kwargs, tuple(shape))
 
 
-def cache_key_missing(vision, model, kwargs, shape) -> bool:
-    return vision.cache_key(model, kwargs, tuple(shape)) not in vision._shipped()
+def cache_key_missing(visionprobe, model, kwargs, shape) -> bool:
+    return visionprobe.cache_key(model, kwargs, tuple(shape)) not in visionprobe._shipped()
 
 
 def test_other_arguments_or_inputs_are_not_guessed_from_the_table():
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
-    assert vision._any_classes("resnet18", {"num_classes": 7}, (3, 100, 100)) is None  # an input it lacks
-    assert vision._any_classes("resnet18", {"num_classes": 7, "width_per_group": 32}, (3, 224, 224)) is None
-    assert vision._any_classes("vit_b_16", {"num_classes": 7, "image_size": 64}, (3, 64, 64)) is None
+    assert visionprobe._any_classes("resnet18", {"num_classes": 7}, (3, 100, 100)) is None  # an input it lacks
+    assert visionprobe._any_classes("resnet18", {"num_classes": 7, "width_per_group": 32}, (3, 224, 224)) is None
+    assert visionprobe._any_classes("vit_b_16", {"num_classes": 7, "image_size": 64}, (3, 64, 64)) is None
 
 
 @pytest.mark.parametrize("entry,expected", [("torchvision.resnet50: 7", "23,522,375"),
@@ -118,9 +118,9 @@ def test_every_classification_model_of_torchvision_is_a_layer():
 def test_the_shipped_weights_names_and_classes_are_torchvisions():
     import torchvision
 
-    from netspec.layers import vision
+    from netspec.layers import vision, visionprobe
 
-    shipped = vision._table()["weights"]
+    shipped = visionprobe._table()["weights"]
     assert sorted(shipped) == sorted(vision.MODELS)
     for model in vision.MODELS:
         enum = torchvision.models.get_model_weights(model)
@@ -149,39 +149,39 @@ def test_a_check_measures_in_a_child_process_and_reads_the_cache_the_second_time
                                                 ("alexnet", {"num_classes": 3}, (3, 16, 16)),  # too small
                                                 ("resnet18", {"num_clases": 3}, (3, 40, 40))])  # a wrong argument
 def test_the_child_process_measures_as_torch_with_its_compiler_does(model, kwargs, shape, monkeypatch):
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
-    expected = vision._measure(model, kwargs, shape)
+    expected = visionprobe._measure(model, kwargs, shape)
     assert "torch._dynamo" in sys.modules  # this process has torch's compiler, the child a stand-in
-    monkeypatch.setattr(vision, "_measure", lambda *a: pytest.fail("the child failed: measured in this process"))
-    assert vision._measure_apart(model, kwargs, shape) == expected
+    monkeypatch.setattr(visionprobe, "_measure", lambda *a: pytest.fail("the child failed: measured in this process"))
+    assert visionprobe._measure_apart(model, kwargs, shape) == expected
 
 
 def test_when_the_child_process_fails_the_check_measures_in_its_own(monkeypatch):
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
-    expected = vision._measure("resnet18", {}, (3, 40, 40))
-    monkeypatch.setattr(vision.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "boom"))
-    assert vision._measure_apart("resnet18", {}, (3, 40, 40)) == expected
+    expected = visionprobe._measure("resnet18", {}, (3, 40, 40))
+    monkeypatch.setattr(visionprobe.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 1, "", "boom"))
+    assert visionprobe._measure_apart("resnet18", {}, (3, 40, 40)) == expected
     monkeypatch.undo()
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")
-    assert vision._measure_apart("resnet18", {}, (3, 40, 40)) == expected
+    assert visionprobe._measure_apart("resnet18", {}, (3, 40, 40)) == expected
 
 
 def test_with_the_stand_in_the_shipped_table_measures_the_same():
     """A spread of the table (all of it with --long, 4 minutes) measured as the child measures."""
     every = 1 if os.environ.get("NETSPEC_TEST_LONG") else 97
     probe = ("import json, sys\nfrom netspec.layers.measure import _without_the_compiler\n_without_the_compiler()\n"
-             "from netspec.layers import vision\nkeys = sorted(vision._shipped())[::int(sys.argv[1])]\n"
+             "from netspec.layers import visionprobe\nkeys = sorted(visionprobe._shipped())[::int(sys.argv[1])]\n"
              "for key in keys:\n    model, kwargs, shape = json.loads(key)\n"
-             "    if vision._measure(model, kwargs, tuple(shape)) != vision._shipped()[key]: print('DIFF', key)\n"
+             "    if visionprobe._measure(model, kwargs, tuple(shape)) != visionprobe._shipped()[key]: print('DIFF', key)\n"
              "print(len(keys), 'measured;', 'the stand-in' if 'optimize' not in dir(sys.modules['torch._dynamo']) "
              "else 'the real compiler')\n")
     r = subprocess.run([sys.executable, "-c", probe, str(every)], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
-    assert r.stdout.splitlines() == [f"{len(range(0, len(vision._shipped()), every))} measured; the stand-in"]
+    assert r.stdout.splitlines() == [f"{len(range(0, len(visionprobe._shipped()), every))} measured; the stand-in"]
 
 
 def test_the_stand_in_for_torchs_compiler_answers_two_calls_and_refuses_the_rest():
@@ -276,9 +276,9 @@ def test_torch_is_imported_with_the_collector_paused_and_left_as_it_was(enabled,
 @pytest.mark.parametrize("model", ["resnet18", "vit_b_16", "squeezenet1_1"])
 @pytest.mark.parametrize("channels", [1, 4])
 def test_an_input_without_3_channels_is_refused_as_torch_refuses_it(model, channels):
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
-    assert "error" in vision._measure(model, {}, (channels, 224, 224))  # torch's own verdict
+    assert "error" in visionprobe._measure(model, {}, (channels, 224, 224))  # torch's own verdict
     (e,) = netspec.check(spec([{f"torchvision.{model}": 10}], input_shape=[channels, 224, 224])).errors
     assert e.message.startswith(f"torchvision.{model} takes colour images of 3 channels, but its input has {channels}")
     assert e.hints == ("give model.input 3 channels ([3, 224, 224]), or put a Conv2d with out_channels: 3 before "
@@ -294,22 +294,22 @@ def test_an_unknown_argument_is_named_with_did_you_mean():
 @pytest.mark.parametrize("model,sizes", [("alexnet", {"smallest": 63}), ("inception_v3", {"smallest": 75}),
                                          ("resnet18", {"smallest": 1}), ("vit_b_16", {"exactly": 224})])
 def test_the_shipped_input_sizes_are_torchvisions(model, sizes):
-    from netspec.layers import vision
+    from netspec.layers import visionprobe
 
-    assert vision._table()["sizes"][model] == sizes
+    assert visionprobe._table()["sizes"][model] == sizes
     if "smallest" in sizes:
         s = sizes["smallest"]
-        assert "error" not in vision._measure(model, {}, (3, s, s))
-        assert s == 1 or "error" in vision._measure(model, {}, (3, s - 1, s - 1))
+        assert "error" not in visionprobe._measure(model, {}, (3, s, s))
+        assert s == 1 or "error" in visionprobe._measure(model, {}, (3, s - 1, s - 1))
     else:
         e = sizes["exactly"]
-        assert [("error" in vision._measure(model, {}, (3, n, n))) for n in (e - 1, e, e + 1)] == [True, False, True]
+        assert [("error" in visionprobe._measure(model, {}, (3, n, n))) for n in (e - 1, e, e + 1)] == [True, False, True]
 
 
 def test_the_shipped_input_sizes_agree_with_the_shipped_shapes():
-    from netspec.layers import vision
+    from netspec.layers import vision, visionprobe
 
-    table = vision._table()
+    table = visionprobe._table()
     assert sorted(table["sizes"]) == sorted(vision.MODELS)
     for key, answer in table["shapes"].items():
         model, _, (_, size, _) = json.loads(key)

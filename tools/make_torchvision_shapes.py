@@ -15,11 +15,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from netspec.layers import vision  # noqa: E402
-from netspec.layers.vision import MODELS, _measure, cache_key  # noqa: E402
+from netspec.layers import visionprobe  # noqa: E402
+from netspec.layers.vision import MODELS  # noqa: E402
+from netspec.layers.visionprobe import _measure, cache_key  # noqa: E402
 
 SHAPES = ([3, 224, 224], [3, 32, 32], [3, 64, 64], [3, 96, 96], [3, 128, 128], [3, 299, 299])
-CLASSES = (None, 2, 10, 100)  # None: the default, 1000; vision.SAMPLED_CLASSES
+CLASSES = (None, 2, 10, 100)  # None: the default, 1000; visionprobe.SAMPLED_CLASSES
 
 
 def takes(model: str, size: int) -> bool:
@@ -45,7 +46,7 @@ def weights_that_change(model: str, table: dict) -> list[str]:
     """The weights for which torchvision builds the model otherwise (GoogLeNet without its auxiliary
     heads, a ViT for the weights' image size): those are measured with their weights named."""
     changed = []
-    for name in vision.weights_of(model):
+    for name in visionprobe.weights_of(model):
         for shape in ([3, 224, 224], [3, 299, 299], [3, 64, 64]):
             if _measure(model, {"weights": name}, tuple(shape)) != table[cache_key(model, {}, tuple(shape))]:
                 changed.append(name)
@@ -61,13 +62,13 @@ def main() -> None:
                 kwargs = {} if classes is None else {"num_classes": classes}
                 table[cache_key(model, kwargs, tuple(shape))] = _measure(model, kwargs, tuple(shape))
         print(model, flush=True)
-    vision._shipped = lambda: table  # the table as it will be shipped, for the rule's own check
+    visionprobe._shipped = lambda: table  # the table as it will be shipped, for the rule's own check
     for model in MODELS:
         for shape in SHAPES:
             for classes in (1, 7):
-                if vision._any_classes(model, {"num_classes": classes}, tuple(shape)) is None:
+                if visionprobe._any_classes(model, {"num_classes": classes}, tuple(shape)) is None:
                     sys.exit(f"{model} on {shape}: the figures are not a + b * num_classes")
-    weights = {model: vision.weights_of(model) for model in MODELS}
+    weights = {model: visionprobe.weights_of(model) for model in MODELS}
     sizes = {model: input_sizes(model, table) for model in MODELS}
     change = {model: weights_that_change(model, table) for model in MODELS}
     out = ROOT / "netspec" / "layers" / "torchvision_shapes.json"

@@ -1,4 +1,4 @@
-"""`python -m netspec.layers.measure '[MODEL, KWARGS, SHAPE]'`: vision's measurement of one
+"""`python -m netspec.layers.measure '[MODEL, KWARGS, SHAPE]'`: visionprobe's measurement of one
 torchvision model, in a process of its own, printed as JSON.
 
 `netspec check` measures a model here rather than in its own process, for speed: a first check
@@ -28,7 +28,7 @@ def _without_the_compiler() -> None:
 def main() -> None:
     gc.disable()  # a short process: its hundreds of thousands of objects are freed when it ends
     _without_the_compiler()
-    from .vision import _measure
+    from .visionprobe import _measure
 
     model, kwargs, shape = json.loads(sys.argv[1])
     sys.stdout.write(json.dumps(_measure(model, kwargs, tuple(shape))))
