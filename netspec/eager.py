@@ -7,7 +7,7 @@ nothing is compiled), and the meta device asks `torch._dynamo.utils.is_compile_s
 A stand-in installed before torch is imported answers those three exactly as torch would in eager mode.
 
 Anything else asked of it: `strict` stand-ins refuse (the caller then falls back to the real compiler, as
-vision's measuring child does); lazy ones import the real torch._dynamo and answer from it (a run that
+visionprobe's measuring child does); lazy ones import the real torch._dynamo and answer from it (a run that
 turns out to need the compiler, such as DistributedDataParallel asking for its settings, gets it).
 """
 from __future__ import annotations
