@@ -111,6 +111,8 @@ def curves(runs: list[tuple[str, list[dict]]], path: str) -> None:
         values = [r["lr"] for _n, rows in runs for r in rows if r.get("lr")]
         if max(values) / min(values) > 50:
             rate.set_yscale("log")
+        elif max(values) == min(values):  # a constant rate: from 0, not ticks in the sixth decimal around it
+            rate.set_ylim(0, 1.5 * max(values))
     _save(fig, path)
 
 

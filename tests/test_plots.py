@@ -66,3 +66,15 @@ def test_the_epoch_axes_count_whole_epochs(epochs, monkeypatch, tmp_path):
         lo, hi = ax.get_xlim()
         ticks = [t for t in ax.get_xticks() if lo <= t <= hi]
         assert 1 <= len(ticks) <= 10 and all(t == int(t) for t in ticks), ticks  # never 0.96, 1.02, 2.5
+
+
+def test_a_constant_learning_rate_is_drawn_from_zero(monkeypatch, tmp_path):
+    from netspec import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: drawn.append(fig))
+    rows = [{"epoch": float(e), "train_loss": 1.0, "test_loss": 1.0, "test_accuracy": 0.5, "lr": 0.002}
+            for e in (1, 2, 3)]
+    plots.curves([("run", rows)], str(tmp_path / "curves.png"))
+    rate = drawn[0].axes[2]
+    assert rate.get_ylim() == (0, 0.003)  # not 0.0019 to 0.0021 in steps of 0.000025
