@@ -73,6 +73,12 @@ def _error(message, status: int, lang: str) -> JSONResponse:
     return JSONResponse({"error": tr(message, lang)}, status, headers=HEADERS)
 
 
+async def _answer_refusal(request: Request, refusal: Refused) -> Response:
+    """Every route's refusal (`Refused`, raised anywhere below a handler, worker threads included), in words
+    in the request's language with its status: the one place that turns one into an answer."""
+    return _error(refusal.message, refusal.status, _lang(request))
+
+
 def _refused(request: Request, message, status: int, lang: str) -> Response:
     """A refusal: JSON to the page's calls, a line of text to a person who opened the address."""
     if request.url.path.startswith("/api/"):
@@ -118,7 +124,7 @@ def create_app(studio: Studio) -> Guard:
               Route("/api/check", partial(_check, studio=studio), methods=["POST"]),
               Route("/api/save", partial(_save, studio=studio), methods=["POST"])]
     routes += [Route(path, partial(handler, studio=studio), methods=methods) for path, handler, methods in run_routes()]
-    return Guard(Starlette(routes=routes), studio)
+    return Guard(Starlette(routes=routes, exception_handlers={Refused: _answer_refusal}), studio)
 
 
 def _asset(name: str) -> bytes:
@@ -152,31 +158,26 @@ async def _session(request: Request, studio: Studio) -> Response:
 
 
 async def _file(request: Request, studio: Studio) -> Response:
-    lang = _lang(request)
-    try:
-        text, digest = await anyio.to_thread.run_sync(studio.folder.read, request.query_params.get("path"))
-    except Refused as e:
-        return _error(e.message, e.status, lang)
+    text, digest = await anyio.to_thread.run_sync(studio.folder.read, request.query_params.get("path"))
     return JSONResponse({"path": request.query_params["path"], "text": text, "hash": digest}, headers=HEADERS)
 
 
-async def _body(request: Request, lang: str, fields: dict[str, type]) -> dict | Response:
-    """The request's JSON object with these fields of these types, or a 400/413 that says what is wrong."""
+async def _body(request: Request, fields: dict[str, type]) -> dict:
+    """The request's JSON object with these fields of these types; else Refused (400, 413) saying what is wrong."""
     raw = b""
     async for chunk in request.stream():
         raw += chunk
         if len(raw) > MAX_BODY:
-            return _error(_("the file is over {limit:,} bytes; a spec may be at most 1 MiB", limit=MAX_BYTES), 413,
-                          lang)
+            raise Refused(_("the file is over {limit:,} bytes; a spec may be at most 1 MiB", limit=MAX_BYTES), 413)
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return _error(_("the request is not JSON"), 400, lang)
+        raise Refused(_("the request is not JSON")) from None
     if not isinstance(body, dict):
-        return _error(_("the request is not a JSON object"), 400, lang)
+        raise Refused(_("the request is not a JSON object"))
     for name, kind in fields.items():
         if not isinstance(body.get(name), kind):
-            return _error(_("the request's `{name}` is missing or of the wrong type", name=name), 400, lang)
+            raise Refused(_("the request's `{name}` is missing or of the wrong type", name=name))
     return body
 
 
@@ -184,10 +185,7 @@ async def _check(request: Request, studio: Studio) -> Response:
     from .checking import check_text, report_page
 
     lang = _lang(request)
-    body = await _body(request, lang, {"text": str, "path": str})
-    if isinstance(body, Response):
-        return body
-
+    body = await _body(request, {"text": str, "path": str})
     if studio.running >= MAX_RUNNING:  # threads cannot be stopped: given-up checks still running are capped
         return _error(_("{n} earlier checks are still running; wait for them, or start `netspec studio` again",
                         n=studio.running), 503, lang)
@@ -211,19 +209,13 @@ async def _check(request: Request, studio: Studio) -> Response:
 
 async def _save(request: Request, studio: Studio) -> Response:
     """Save the page's text; 409 with the file's text when it changed on disk since the page read it."""
-    lang = _lang(request)
-    body = await _body(request, lang, {"text": str, "path": str})
-    if isinstance(body, Response):
-        return body
+    body = await _body(request, {"text": str, "path": str})
     base, force, keep = body.get("hash"), body.get("force") is True, body.get("keep") is True
-    try:
-        if keep:  # the user takes the file from disk: the page's text is kept beside it first
-            copy = await anyio.to_thread.run_sync(studio.folder.keep_copy, body["path"], body["text"])
-            text, digest = await anyio.to_thread.run_sync(studio.folder.read, body["path"])
-            return JSONResponse({"written": False, "copy": copy, "text": text, "hash": digest}, headers=HEADERS)
-        saved = await anyio.to_thread.run_sync(studio.folder.save, body["path"], body["text"], base, force)
-    except Refused as e:
-        return _error(e.message, e.status, lang)
+    if keep:  # the user takes the file from disk: the page's text is kept beside it first
+        copy = await anyio.to_thread.run_sync(studio.folder.keep_copy, body["path"], body["text"])
+        text, digest = await anyio.to_thread.run_sync(studio.folder.read, body["path"])
+        return JSONResponse({"written": False, "copy": copy, "text": text, "hash": digest}, headers=HEADERS)
+    saved = await anyio.to_thread.run_sync(studio.folder.save, body["path"], body["text"], base, force)
     if not saved.written:
         return JSONResponse({"written": False, "conflict": True, "hash": saved.hash, "disk_text": saved.disk_text},
                             409, headers=HEADERS)
