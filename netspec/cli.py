@@ -263,7 +263,6 @@ def run() -> None:
     then; the exit handlers (atexit: logging, multiprocessing's children, temporary folders) still run. With
     another thread still alive, the ordinary exit waits for it as before."""
     code = main()
-    gc.freeze()
     try:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -272,6 +271,7 @@ def run() -> None:
     if threading.active_count() == 1:
         atexit._run_exitfuncs()
         os._exit(code)
+    gc.freeze()  # the interpreter's last garbage collection would walk torch's objects again
     sys.exit(code)
 
 

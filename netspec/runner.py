@@ -14,7 +14,7 @@ import torch
 from . import __version__, checkpoint, distributed, imagestats, rundir
 from . import overrides as ov
 from .atomic import remove_leftovers
-from .catalog import PER_BATCH_SCHEDULERS, resolved
+from .catalog import DATA_DEFAULTS, PER_BATCH_SCHEDULERS, resolved
 from .compiler import check
 from .errors import NetspecError, Problem, UsageError, first_line
 from .evaluation import run_eval, targets
@@ -462,17 +462,18 @@ def _train(doc: Document, device, resume, stream, max_params, errors, progress) 
 
 
 def _out_of_memory(e: BaseException, doc: Document, saved: int = 0, folder: str | None = None) -> NetspecError:
-    """Running out of memory, said at data.batch_size with half of it to try; with how to go on where
-    epochs were saved."""
-    batch = resolved(doc.data, "run")["data"]["batch_size"] if isinstance(doc.data.get("data"), dict) else 0
-    half = max(1, batch // 2)
-    if batch > 1:
+    """Running out of memory, said at data.batch_size with half of it to try (a multiple of the processes
+    under torchrun, which must divide it); with how to go on where epochs were saved."""
+    batch = (DATA_DEFAULTS | doc.data["data"])["batch_size"] if isinstance(doc.data.get("data"), dict) else 0
+    size = distributed.from_env().size
+    half = max(size, batch // 2 // size * size)
+    if batch > half:
         hints = [_("lower data.batch_size from {batch} to {half}, say, or make the model's largest layer outputs "
                    "smaller", batch=batch, half=half)]
     else:
-        hints = [_("data.batch_size is 1 already: make the model's largest layer outputs smaller, or train on a "
-                   "device with more memory")]
-    if saved and batch > 1:
+        hints = [_("data.batch_size ({batch}) cannot be made smaller: make the model's largest layer outputs "
+                   "smaller, or train on a device with more memory", batch=batch)]
+    if saved and batch > half:
         hints.append(_("{epochs} saved in {folder}: `netspec train --resume {folder} --set data.batch_size={half}` "
                        "goes on with a smaller batch", epochs=_epochs(saved), folder=folder, half=half))
     error = NetspecError(doc.place(Problem(_("training ran out of memory: {torch}", torch=first_line(e)),

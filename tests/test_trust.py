@@ -197,7 +197,7 @@ def test_running_out_of_memory_at_a_batch_of_one_says_what_else_to_change(tmp_pa
     spec.write_text(f"netspec: 1\ndata:\n  dataset: digits\n  batch_size: 1\nmodel:\n  input: [1, 8, 8]\n  layers:\n"
                     f"    - Flatten\n    - Linear: 10\ntrain:\n  epochs: 1\n  device: cpu\noutput:\n  dir: {tmp_path}\n")
     code, _out, err = run_cli("train", str(spec))
-    assert code == 1 and "data.batch_size is 1 already" in err and "lower data.batch_size" not in err
+    assert code == 1 and "data.batch_size (1) cannot be made smaller" in err and "lower data.batch_size" not in err
 
 
 def test_running_out_of_memory_after_saved_epochs_says_how_to_go_on_with_a_smaller_batch(tmp_path, monkeypatch):
@@ -267,3 +267,20 @@ def test_every_test_a_guarantee_cites_exists(doc):
                 assert file is not None and f"def {name or bare}(" in file, (doc, path or "", name or bare)
                 cited += 1
     assert cited >= 30
+
+
+@pytest.mark.parametrize("processes,batch,half", [(1, 64, 32), (1, 3, 1), (4, 12, 4), (4, 6, 4), (4, 4, None)])
+def test_the_smaller_batch_offered_after_running_out_of_memory_divides_among_the_processes(
+        processes, batch, half, monkeypatch):
+    from netspec.loader import loads
+    from netspec.render import problems_text
+    from netspec.runner import _out_of_memory
+
+    monkeypatch.setenv("WORLD_SIZE", str(processes))
+    doc = loads(f"netspec: 1\ndata: {{dataset: digits, batch_size: {batch}}}\nmodel: {{input: [4], layers: [Linear: 2]}}\n")
+    said = problems_text(_out_of_memory(MemoryError(), doc, saved=1, folder="runs/x").problems, doc)
+    if half is None:
+        assert f"data.batch_size ({batch}) cannot be made smaller" in said and "--resume" not in said
+    else:
+        assert f"from {batch} to {half}, say" in said and f"--set data.batch_size={half}`" in said
+        assert half % processes == 0 and half < batch
